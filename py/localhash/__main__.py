@@ -1,0 +1,7 @@
+"""Entry for `python -m localhash`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""`python -m localhash`: hash, compare and match files from the command line, one JSON object a line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from PIL import Image
+
+from .decode import DEFAULT_MAX_PIXELS
+from .errors import LocalhashError
+from .hashtypes import PDQ_MATCH_THRESHOLD, perceptual_type_for
+from .match import Bank
+from .record import MODES, hash_bytes
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in our error shape, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _print({"ok": False, "error": {"code": "usage", "message": message}})
+        self.exit(EXIT_USAGE)
+
+
+def _print(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _read(path: str) -> bytes | dict:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        return {"ok": False, "error": {"code": "unreadable_file", "message": exc.strerror or str(exc)}}
+
+
+def _hash_file(path: str, args: argparse.Namespace) -> dict:
+    data = _read(path)
+    if isinstance(data, dict):
+        return {"file": path, **data}
+    return {"file": path, **hash_bytes(data, dihedral=args.dihedral, mode=args.mode, max_pixels=args.max_pixels)}
+
+
+def _cmd_hash(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        record = _hash_file(path, args)
+        status = status if record["ok"] else EXIT_SOME_FAILED
+        _print(record)
+    return status
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    try:
+        kind = perceptual_type_for(args.a)
+        if perceptual_type_for(args.b) is not kind:
+            raise LocalhashError("invalid_hash", "the two hashes are of different lengths")
+        print(kind.distance(args.a, args.b))
+    except LocalhashError as exc:
+        _print({"ok": False, "error": exc.as_record()})
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    try:
+        bank = Bank.from_file(args.bank)
+    except (LocalhashError, OSError) as exc:
+        message = exc.message if isinstance(exc, LocalhashError) else str(exc)
+        _print({"ok": False, "error": {"code": "bad_bank", "message": message}})
+        return EXIT_USAGE
+    status = EXIT_OK
+    for path in args.files:
+        record = _hash_file(path, args)
+        if not record["ok"]:
+            status = EXIT_SOME_FAILED
+            _print(record)
+            continue
+        queries = record.get("pdq_dihedral") or {"original": record["pdq"]}
+        if "pdq_oriented" in record:
+            queries = {**queries, "oriented": record["pdq_oriented"]}
+        matches = []
+        for variant, query in queries.items():
+            for bank_hash, distance in bank.search(query, args.threshold):
+                matches.append({"hash": bank_hash, "distance": distance, "variant": variant})
+        matches.sort(key=lambda m: m["distance"])
+        _print({"file": path, "ok": True, "pdq": record["pdq"], "pdq_quality": record["pdq_quality"],
+                "low_quality": record["low_quality"], "matches": matches})
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m localhash", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add_hash_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dihedral", action="store_true", help="also hash the 8 rotations/flips (PDQ)")
+        p.add_argument("--mode", choices=MODES, default="full",
+                       help="full: PDQ of full-resolution pixels as pdqhash/HMA (default); "
+                            "reference-cli: as Meta's pdq-photo-hasher, which first shrinks to 512x512")
+        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                       help=f"refuse larger pictures (default {DEFAULT_MAX_PIXELS:,})")
+        p.add_argument("files", nargs="+", metavar="FILE")
+
+    add_hash_options(commands.add_parser("hash", help="print every hash of each file, one JSON line each"))
+    compare = commands.add_parser("compare", help="print the Hamming distance of two hashes")
+    compare.add_argument("a", metavar="HASH")
+    compare.add_argument("b", metavar="HASH")
+    match = commands.add_parser("match", help="report bank hashes within the threshold of each file's PDQ")
+    match.add_argument("--bank", required=True, help="a file with one PDQ hex hash per line")
+    match.add_argument("--threshold", type=int, default=PDQ_MATCH_THRESHOLD,
+                       help=f"largest Hamming distance that counts as a match (default {PDQ_MATCH_THRESHOLD})")
+    add_hash_options(match)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    max_pixels = getattr(args, "max_pixels", 0)
+    if max_pixels > (Image.MAX_IMAGE_PIXELS or 0):
+        # Pillow refuses images over twice its own limit before ours is consulted; the CLI owns
+        # the process, so it lets the person's limit be the one that counts.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    return {"hash": _cmd_hash, "compare": _cmd_compare, "match": _cmd_match}[args.command](args)

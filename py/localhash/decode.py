@@ -1,0 +1,129 @@
+"""Bytes to a decoded image, with guards: every failure is a typed error, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import (  # noqa: F401  importing a plugin registers it; `formats=` needs them registered
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,
+)
+
+from .errors import CORRUPT_IMAGE, EMPTY_FILE, TOO_LARGE, TOO_SMALL, UNSUPPORTED_FORMAT, LocalhashError
+from .pdq import MIN_HASHABLE_DIM
+
+# Pillow format names we open. Restricting `Image.open` to these keeps Pillow's many other
+# parsers (and their attack surface) out of reach. The JPEG opener also returns the
+# multi-picture JPEGs many phone cameras write, which Pillow then names MPO.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, far below a decompression bomb
+EXIF_ORIENTATION_TAG = 0x0112
+
+# Friendlier messages for files people actually try; the code stays unsupported_format.
+_KNOWN_SIGNATURES = (
+    (4, (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"), "HEIC/HEIF photos are not supported; "
+     "export the photo as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)"),
+    (4, (b"ftypavif",), "AVIF images are not supported; export the image as JPEG or PNG"),
+    (4, (b"ftypisom", b"ftypmp4", b"ftypqt", b"ftypM4V", b"ftyp3gp"), "this is a video, not a picture"),
+    (0, (b"%PDF",), "this is a PDF document, not a picture"),
+)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image  # the first frame, loaded, in the file's own mode
+    format: str
+    width: int
+    height: int
+    frames: int
+    orientation: int  # EXIF orientation 1-8; 1 when absent or unreadable
+
+
+def _unsupported_message(data: bytes) -> str:
+    for offset, signatures, message in _KNOWN_SIGNATURES:
+        if any(data[offset : offset + len(s)] == s for s in signatures):
+            return message
+    return "this file is not a picture we can read (supported: JPEG, PNG, WebP, GIF, TIFF, BMP)"
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit applies below; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError:
+        raise LocalhashError(UNSUPPORTED_FORMAT, _unsupported_message(data)) from None
+    except Image.DecompressionBombError as exc:
+        raise LocalhashError(TOO_LARGE, f"the picture is too large to hash safely ({exc})") from None
+    except Exception as exc:  # a header Pillow recognised but could not parse
+        raise LocalhashError(CORRUPT_IMAGE, f"the picture's header is damaged ({type(exc).__name__})") from None
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # broken EXIF must not cost the person their hash
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode the first frame of `data`, refusing oversized headers before any pixel is allocated."""
+    if len(data) == 0:
+        raise LocalhashError(EMPTY_FILE, "the file is empty")
+    image = _open(data)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise LocalhashError(
+            TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels"
+        )
+    if width < MIN_HASHABLE_DIM or height < MIN_HASHABLE_DIM:
+        raise LocalhashError(
+            TOO_SMALL, f"the picture is {width}x{height} pixels; at least {MIN_HASHABLE_DIM} on each side are needed"
+        )
+    try:
+        frames = int(getattr(image, "n_frames", 1))
+        if frames > 1:
+            image.seek(0)
+        image.load()
+    except MemoryError:
+        raise LocalhashError(TOO_LARGE, "the picture needs more memory than this device has") from None
+    except Exception as exc:  # truncated data, bad compressed stream, garbage after the header
+        raise LocalhashError(CORRUPT_IMAGE, f"the picture's data is damaged or incomplete ({type(exc).__name__})") from None
+    fmt = "JPEG" if image.format == "MPO" else image.format
+    return DecodedImage(image, fmt, width, height, frames, _orientation(image))
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """`convert("RGB")` pixels, what pdqhash is given. Alpha is dropped, not composited: a
+    transparent pixel hashes as whatever colour it stores, exactly as the reference."""
+    try:
+        return np.asarray(image.convert("RGB"))
+    except Exception as exc:
+        raise LocalhashError(UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})") from None
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels as a viewer shows them, as views (no copy); same as `ImageOps.exif_transpose`."""
+    swap = (1, 0, 2) if pixels.ndim == 3 else (1, 0)
+    transforms = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(swap),
+        6: lambda a: a[::-1].transpose(swap),
+        7: lambda a: a[::-1, ::-1].transpose(swap),
+        8: lambda a: a[:, ::-1].transpose(swap),
+    }
+    return transforms[orientation](pixels)

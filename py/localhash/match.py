@@ -1,0 +1,67 @@
+"""The platform side: Hamming search of a bank of PDQ hashes, vectorised with numpy popcount."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import INVALID_HASH, LocalhashError
+from .hashtypes import PDQ, PDQ_MATCH_THRESHOLD
+from .hexbits import hex_to_bytes_array
+
+
+
+def _as_words(matrix: np.ndarray) -> np.ndarray:
+    # XOR and popcount do not care about byte order, so 32 bytes read as four uint64 words.
+    return np.ascontiguousarray(matrix).view(np.uint64)
+
+
+@dataclass(frozen=True)
+class Bank:
+    """PDQ hashes as an (n, 4) uint64 matrix; `hashes[i]` spells row i."""
+
+    hashes: list[str]
+    matrix: np.ndarray
+
+    @classmethod
+    def from_hex(cls, values: Iterable[str]) -> Bank:
+        return cls._from_canonical([PDQ.validate(v) for v in values])
+
+    @classmethod
+    def _from_canonical(cls, canonical: list[str]) -> Bank:
+        return cls(canonical, _as_words(hex_to_bytes_array(canonical, PDQ.bits // 8)))
+
+    @classmethod
+    def from_file(cls, path: str) -> Bank:
+        """One hex hash per line; blank lines and `#` comments are skipped; a bad line is named."""
+        values = []
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                text = line.split("#", 1)[0].strip()
+                if not text:
+                    continue
+                # Upstream hash lists (e.g. ThreatExchange's haystack.txt) may carry extra
+                # comma- or space-separated columns after the hash.
+                text = text.replace(",", " ").split()[0]
+                try:
+                    values.append(PDQ.validate(text))
+                except LocalhashError as exc:
+                    raise LocalhashError(INVALID_HASH, f"{path}:{number}: {exc.message}") from None
+        return cls._from_canonical(values)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def distances(self, query: str) -> np.ndarray:
+        """Hamming distance from `query` to every bank hash."""
+        q = np.frombuffer(bytes.fromhex(PDQ.validate(query)), dtype=np.uint64)
+        return np.bitwise_count(np.bitwise_xor(self.matrix, q)).sum(axis=1, dtype=np.uint16)
+
+    def search(self, query: str, threshold: int = PDQ_MATCH_THRESHOLD) -> list[tuple[str, int]]:
+        """Every bank hash within `threshold` bits of `query`, nearest first."""
+        d = self.distances(query)
+        hits = np.flatnonzero(d <= threshold)
+        hits = hits[np.argsort(d[hits], kind="stable")]
+        return [(self.hashes[i], int(d[i])) for i in hits]

@@ -1,0 +1,74 @@
+"""One file's bytes in, one record out: the single entry point the CLI and the browser call."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .decode import DEFAULT_MAX_PIXELS, DecodedImage, apply_orientation, decode_image, to_rgb_array
+from .digests import digest_bytes
+from .errors import INTERNAL_ERROR, LocalhashError
+from .hashtypes import PDQ_MIN_QUALITY
+from .imagehash_compat import imagehash_all
+from .pdq import PdqResult, pdq_hash, pdq_hash_reference_cli
+
+Mode = Literal["full", "reference-cli"]
+MODES = ("full", "reference-cli")
+
+
+def _pdq_pixels(decoded: DecodedImage, mode: Mode) -> np.ndarray:
+    # Meta's CLI reads greyscale files as one channel and uses the grey value as luma.
+    if mode == "reference-cli" and decoded.image.mode in ("1", "L"):
+        return np.asarray(decoded.image.convert("L"))
+    return to_rgb_array(decoded.image)
+
+
+def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
+    if mode == "reference-cli":
+        return pdq_hash_reference_cli(pixels, dihedral)
+    return pdq_hash(pixels, dihedral)
+
+
+def image_record(
+    data: bytes, *, dihedral: bool = False, mode: Mode = "full", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict:
+    """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    decoded = decode_image(data, max_pixels)
+    pixels = _pdq_pixels(decoded, mode)
+    pdq = _pdq(pixels, mode, dihedral)
+    record = {
+        "ok": True,
+        "format": decoded.format,
+        "width": decoded.width,
+        "height": decoded.height,
+        "frames": decoded.frames,
+        **digest_bytes(data),
+        "pdq": pdq.hash,
+        "pdq_quality": pdq.quality,
+        "low_quality": pdq.quality < PDQ_MIN_QUALITY,
+    }
+    if decoded.orientation != 1:
+        # The reference hashes stored pixels; viewers (and platforms that re-encode uploads)
+        # show them rotated, so we also give the hash of what the person sees.
+        record["pdq_oriented"] = _pdq(apply_orientation(pixels, decoded.orientation), mode, False).hash
+    if dihedral:
+        record["pdq_dihedral"] = pdq.dihedral
+    record.update(imagehash_all(decoded.image))
+    return record
+
+
+def hash_bytes(
+    data: bytes, *, dihedral: bool = False, mode: Mode = "full", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict:
+    """Like image_record, but failures come back as `{"ok": false, "error": {code, message}}`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")  # the caller's mistake, not the file's
+    try:
+        return image_record(bytes(data), dihedral=dihedral, mode=mode, max_pixels=max_pixels)
+    except LocalhashError as exc:
+        return {"ok": False, "error": exc.as_record()}
+    except Exception as exc:  # a bug of ours: still one typed record, never a traceback
+        return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}

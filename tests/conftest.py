@@ -1,0 +1,33 @@
+"""Shared fixtures: where the corpus lives, and a loud failure when it is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+PDQ_IMAGES = CORPUS / "pdq" / "images"
+
+
+def require_corpus() -> Path:
+    """The corpus folder, or a failure that says where it was expected.
+
+    A missing corpus must not turn conformance tests into silent passes or skips.
+    """
+    if not PDQ_IMAGES.is_dir():
+        pytest.fail(f"test corpus not found at {CORPUS} (expected ../shared/corpus beside the project root)")
+    return CORPUS
+
+
+def corpus_images() -> list[Path]:
+    """Every image under ../shared/corpus/pdq/images, sorted; empty when the corpus is absent."""
+    if not PDQ_IMAGES.is_dir():
+        return []
+    return sorted(p for p in PDQ_IMAGES.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return require_corpus()
