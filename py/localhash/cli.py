@@ -89,8 +89,16 @@ def _cmd_match(args: argparse.Namespace) -> int:
             for bank_hash, distance in bank.search(query, args.threshold):
                 matches.append({"hash": bank_hash, "distance": distance, "variant": variant})
         matches.sort(key=lambda m: m["distance"])
-        _print({"file": path, "ok": True, "pdq": record["pdq"], "pdq_quality": record["pdq_quality"],
-                "low_quality": record["low_quality"], "matches": matches})
+        _print(
+            {
+                "file": path,
+                "ok": True,
+                "pdq": record["pdq"],
+                "pdq_quality": record["pdq_quality"],
+                "low_quality": record["low_quality"],
+                "matches": matches,
+            }
+        )
     return status
 
 
@@ -100,11 +108,19 @@ def _parser() -> argparse.ArgumentParser:
 
     def add_hash_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dihedral", action="store_true", help="also hash the 8 rotations/flips (PDQ)")
-        p.add_argument("--mode", choices=MODES, default="full",
-                       help="full: PDQ of full-resolution pixels as pdqhash/HMA (default); "
-                            "reference-cli: as Meta's pdq-photo-hasher, which first shrinks to 512x512")
-        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                       help=f"refuse larger pictures (default {DEFAULT_MAX_PIXELS:,})")
+        p.add_argument(
+            "--mode",
+            choices=MODES,
+            default="full",
+            help="full: PDQ of full-resolution pixels as pdqhash/HMA (default); "
+            "reference-cli: as Meta's pdq-photo-hasher, which first shrinks to 512x512",
+        )
+        p.add_argument(
+            "--max-pixels",
+            type=int,
+            default=DEFAULT_MAX_PIXELS,
+            help=f"refuse larger pictures (default {DEFAULT_MAX_PIXELS:,})",
+        )
         p.add_argument("files", nargs="+", metavar="FILE")
 
     add_hash_options(commands.add_parser("hash", help="print every hash of each file, one JSON line each"))
@@ -113,8 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("b", metavar="HASH")
     match = commands.add_parser("match", help="report bank hashes within the threshold of each file's PDQ")
     match.add_argument("--bank", required=True, help="a file with one PDQ hex hash per line")
-    match.add_argument("--threshold", type=int, default=PDQ_MATCH_THRESHOLD,
-                       help=f"largest Hamming distance that counts as a match (default {PDQ_MATCH_THRESHOLD})")
+    match.add_argument(
+        "--threshold",
+        type=int,
+        default=PDQ_MATCH_THRESHOLD,
+        help=f"largest Hamming distance that counts as a match (default {PDQ_MATCH_THRESHOLD})",
+    )
     add_hash_options(match)
     return parser
 

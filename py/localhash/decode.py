@@ -30,8 +30,12 @@ EXIF_ORIENTATION_TAG = 0x0112
 
 # Friendlier messages for files people actually try; the code stays unsupported_format.
 _KNOWN_SIGNATURES = (
-    (4, (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"), "HEIC/HEIF photos are not supported; "
-     "export the photo as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)"),
+    (
+        4,
+        (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"),
+        "HEIC/HEIF photos are not supported; "
+        "export the photo as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)",
+    ),
     (4, (b"ftypavif",), "AVIF images are not supported; export the image as JPEG or PNG"),
     (4, (b"ftypisom", b"ftypmp4", b"ftypqt", b"ftypM4V", b"ftyp3gp"), "this is a video, not a picture"),
     (0, (b"%PDF",), "this is a PDF document, not a picture"),
@@ -84,9 +88,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     image = _open(data)
     width, height = image.size
     if width * height > max_pixels:
-        raise LocalhashError(
-            TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels"
-        )
+        raise LocalhashError(TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels")
     if width < MIN_HASHABLE_DIM or height < MIN_HASHABLE_DIM:
         raise LocalhashError(
             TOO_SMALL, f"the picture is {width}x{height} pixels; at least {MIN_HASHABLE_DIM} on each side are needed"
@@ -99,7 +101,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     except MemoryError:
         raise LocalhashError(TOO_LARGE, "the picture needs more memory than this device has") from None
     except Exception as exc:  # truncated data, bad compressed stream, garbage after the header
-        raise LocalhashError(CORRUPT_IMAGE, f"the picture's data is damaged or incomplete ({type(exc).__name__})") from None
+        raise LocalhashError(
+            CORRUPT_IMAGE, f"the picture's data is damaged or incomplete ({type(exc).__name__})"
+        ) from None
     fmt = "JPEG" if image.format == "MPO" else image.format
     return DecodedImage(image, fmt, width, height, frames, _orientation(image))
 
@@ -108,9 +112,11 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     """`convert("RGB")` pixels, what pdqhash is given. Alpha is dropped, not composited: a
     transparent pixel hashes as whatever colour it stores, exactly as the reference."""
     try:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except Exception as exc:
-        raise LocalhashError(UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})") from None
+        raise LocalhashError(
+            UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})"
+        ) from None
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:

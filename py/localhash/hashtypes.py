@@ -64,6 +64,4 @@ def perceptual_type_for(value: str) -> HashType:
     for hash_type in (PDQ, PHASH):
         if hash_type.hex_length == length:
             return hash_type
-    raise LocalhashError(
-        INVALID_HASH, f"expected a 64-digit PDQ or a 16-digit pHash/dHash/aHash, got {value!r:.80}"
-    )
+    raise LocalhashError(INVALID_HASH, f"expected a 64-digit PDQ or a 16-digit pHash/dHash/aHash, got {value!r:.80}")

@@ -4,12 +4,9 @@ The reference (ThreatExchange pdq/cpp/downscaling/downscaling.cpp, `box1DFloat`)
 running float32 sum: add the entering pixel, subtract the leaving one, divide by the window.
 Rounding happens at every step, so a "better" prefix-sum filter lands a few ulps away and, on
 some images, flips a hash bit or the quality by one. We replay the same float32 operations in
-the same order, vectorised with numpy:
-
-* along a row (the contiguous axis), the adds and subtracts are laid out in one array in the
-  reference's order and `np.cumsum` replays the running sum (accumulate is strictly sequential);
-* down the columns, a Python loop walks the rows and does each add/subtract/divide for all
-  columns at once, which is exactly the per-column arithmetic.
+the same order: a Python loop walks along the filtered axis and does each add, subtract and
+divide for all the lines at once with numpy, which is exactly the reference's per-line
+arithmetic (float32 addition is the same operation in a SIMD lane as in a scalar loop).
 
 The last two passes are only evaluated where the 64x64 decimation samples them.
 """
@@ -19,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 OUT_DIM = 64  # PDQ decimates to 64x64 (pdqhashing.cpp)
-_ROW_CHUNK = 64  # rows per chunk in row passes: keeps the working set in cache
 
 
 def window_size(old_dim: int, new_dim: int = OUT_DIM) -> int:
@@ -32,52 +28,48 @@ def _phases(length: int, window: int) -> tuple[int, int, int, int]:
     return half - 1, window - half + 1, length - window, half - 1
 
 
-def box_along_last_axis(x: np.ndarray, window: int) -> np.ndarray:
-    """box1DFloat applied along the last axis of a float32 array, bit for bit."""
-    length = x.shape[-1]
-    p1, p2, p3, p4 = _phases(length, window)
-    lead = x.shape[:-1]
-    # The reference's sequence of operations: `window` adds (phases 1-2), then p3 pairs of
-    # (add entering, subtract leaving), then p4 subtracts. Subtracting equals adding the negation.
-    ops = np.empty(lead + (window + 2 * p3 + p4,), np.float32)
-    ops[..., :window] = x[..., :window]
-    pairs = ops[..., window : window + 2 * p3].reshape(lead + (p3, 2))
-    pairs[..., 0] = x[..., window:]
-    np.negative(x[..., :p3], out=pairs[..., 1])
-    np.negative(x[..., p3 : p3 + p4], out=ops[..., window + 2 * p3 :])
-    np.cumsum(ops, axis=-1, out=ops)
-    out = np.empty(x.shape, np.float32)
-    np.divide(ops[..., p1:window], np.arange(p1 + 1, window + 1, dtype=np.float32), out=out[..., :p2])
-    np.divide(ops[..., window + 1 : window + 2 * p3 : 2], np.float32(window), out=out[..., p2 : p2 + p3])
-    tail_sizes = np.arange(window - 1, window - 1 - p4, -1, dtype=np.float32)
-    np.divide(ops[..., window + 2 * p3 :], tail_sizes, out=out[..., p2 + p3 :])
+def transpose(a: np.ndarray, tile: int = 256) -> np.ndarray:
+    """A contiguous transposed copy, tile by tile: 3-4x faster than one big strided copy
+    because each tile stays in cache."""
+    out = np.empty(a.shape[::-1], a.dtype)
+    rows, cols = a.shape
+    for i in range(0, rows, tile):
+        for j in range(0, cols, tile):
+            out[j : j + tile, i : i + tile] = a[i : i + tile, j : j + tile].T
     return out
 
 
-def _box_rows(x: np.ndarray, window: int, out: np.ndarray) -> np.ndarray:
-    for start in range(0, x.shape[0], _ROW_CHUNK):
-        out[start : start + _ROW_CHUNK] = box_along_last_axis(x[start : start + _ROW_CHUNK], window)
-    return out
+def box_along_first_axis(x: np.ndarray, window: int, wanted: np.ndarray | None = None) -> np.ndarray:
+    """box1DFloat down axis 0 for every column at once: one vector operation per reference step.
 
-
-def _box_columns(x: np.ndarray, window: int, out: np.ndarray) -> np.ndarray:
-    """box1DFloat down every column at once: one vector operation per reference step."""
-    p1, p2, p3, p4 = _phases(x.shape[0], window)
-    running = np.zeros(x.shape[1], np.float32)
+    With `wanted` (sorted output indices), only those outputs are divided out and returned.
+    """
+    length = x.shape[0]
+    p1, p2, p3, _ = _phases(length, window)
+    if wanted is None:
+        targets, expand = np.arange(length), None
+    else:  # images under 64 px sample some outputs twice: compute each once, then repeat it
+        targets, expand = np.unique(wanted, return_inverse=True)
+    position = {int(o): k for k, o in enumerate(targets)}
+    out = np.empty((len(targets),) + x.shape[1:], np.float32)
+    running = np.zeros(x.shape[1:], np.float32)
     for row in range(p1):
         running += x[row]
-    for k in range(p2):
-        running += x[p1 + k]
-        np.divide(running, np.float32(p1 + k + 1), out=out[k])
-    full = np.float32(window)
-    for k in range(p3):
-        running += x[window + k]
-        running -= x[k]
-        np.divide(running, full, out=out[p2 + k])
-    for k in range(p4):
-        running -= x[p3 + k]
-        np.divide(running, np.float32(window - 1 - k), out=out[p2 + p3 + k])
-    return out
+    size = p1
+    for o in range(int(targets[-1]) + 1):
+        if o < p2:  # phase 2: the window grows
+            running += x[p1 + o]
+            size += 1
+        elif o < p2 + p3:  # phase 3: full window slides
+            running += x[window + o - p2]
+            running -= x[o - p2]
+        else:  # phase 4: the window shrinks
+            running -= x[o - p2]
+            size -= 1
+        k = position.get(o)
+        if k is not None:
+            np.divide(running, np.float32(size), out=out[k])
+    return out if expand is None else out[expand]
 
 
 def sample_indices(length: int) -> np.ndarray:
@@ -85,15 +77,18 @@ def sample_indices(length: int) -> np.ndarray:
     return ((np.arange(OUT_DIM) + 0.5) * length / OUT_DIM).astype(np.intp)
 
 
-def filter_and_decimate(luma: np.ndarray) -> np.ndarray:
-    """Two Jarosz passes (rows, columns, rows, columns) then 64x64 decimation, as float32."""
-    rows, cols = luma.shape
+def filter_and_decimate(luma_t: np.ndarray) -> np.ndarray:
+    """Two Jarosz passes (rows, columns, rows, columns) then 64x64 decimation, as float32.
+
+    Takes the luma plane TRANSPOSED, (cols, rows), so that the first pass runs down axis 0.
+    Each pass runs down axis 0 of a contiguous array; tiled transposes turn the image between
+    passes. The last two passes only compute what the decimation samples.
+    """
+    cols, rows = luma_t.shape
     along_rows, along_cols = window_size(cols), window_size(rows)
-    scratch = np.empty_like(luma)
-    _box_rows(luma, along_rows, scratch)
-    _box_columns(scratch, along_cols, luma)  # luma is overwritten: the caller handed it over
-    _box_rows(luma, along_rows, scratch)
-    # Last pass: only the 64 sampled columns are needed, and only 64 rows of those.
-    sampled_cols = np.ascontiguousarray(scratch[:, sample_indices(cols)].T)  # (64, rows)
-    filtered = box_along_last_axis(sampled_cols, along_cols)
-    return np.ascontiguousarray(filtered[:, sample_indices(rows)].T)
+    pass1 = box_along_first_axis(luma_t, along_rows)  # (cols, rows)
+    pass2 = box_along_first_axis(transpose(pass1), along_cols)  # (rows, cols)
+    del pass1
+    pass3 = box_along_first_axis(transpose(pass2), along_rows, sample_indices(cols))  # (64, rows)
+    del pass2
+    return box_along_first_axis(np.ascontiguousarray(pass3.T), along_cols, sample_indices(rows))

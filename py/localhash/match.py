@@ -12,15 +12,15 @@ from .hashtypes import PDQ, PDQ_MATCH_THRESHOLD
 from .hexbits import hex_to_bytes_array
 
 
-
 def _as_words(matrix: np.ndarray) -> np.ndarray:
-    # XOR and popcount do not care about byte order, so 32 bytes read as four uint64 words.
-    return np.ascontiguousarray(matrix).view(np.uint64)
+    """(n, 32) bytes to (4, n) uint64: word k of every hash contiguous, so each XOR/popcount
+    runs over one contiguous array. Byte order is irrelevant to XOR and popcount."""
+    return np.ascontiguousarray(np.ascontiguousarray(matrix).view(np.uint64).T)
 
 
 @dataclass(frozen=True)
 class Bank:
-    """PDQ hashes as an (n, 4) uint64 matrix; `hashes[i]` spells row i."""
+    """PDQ hashes as a (4, n) uint64 matrix (see _as_words); `hashes[i]` spells column i."""
 
     hashes: list[str]
     matrix: np.ndarray
@@ -57,7 +57,10 @@ class Bank:
     def distances(self, query: str) -> np.ndarray:
         """Hamming distance from `query` to every bank hash."""
         q = np.frombuffer(bytes.fromhex(PDQ.validate(query)), dtype=np.uint64)
-        return np.bitwise_count(np.bitwise_xor(self.matrix, q)).sum(axis=1, dtype=np.uint16)
+        total = np.zeros(self.matrix.shape[1], np.uint16)
+        for word, query_word in zip(self.matrix, q, strict=True):
+            total += np.bitwise_count(word ^ query_word)
+        return total
 
     def search(self, query: str, threshold: int = PDQ_MATCH_THRESHOLD) -> list[tuple[str, int]]:
         """Every bank hash within `threshold` bits of `query`, nearest first."""

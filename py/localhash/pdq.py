@@ -43,26 +43,31 @@ class PdqResult:
     dihedral: dict[str, str] | None = None
 
 
-def luma_like_pdqhash(rgb: np.ndarray) -> np.ndarray:
-    """PyPI pdqhash computes luma in numpy float64, then casts to float32 (bindings.pyx)."""
+def luma_like_pdqhash(rgb: np.ndarray, tile: int = 256) -> np.ndarray:
+    """PyPI pdqhash's luma, computed in numpy float64 then cast to float32 (bindings.pyx).
+
+    Returned TRANSPOSED, (cols, rows), because the filter's first pass runs along the rows;
+    computing tile by tile keeps the float64 temporaries in cache and makes the transpose free.
+    """
     rows, cols, _ = rgb.shape
-    luma = np.empty((rows, cols), np.float32)
-    for start in range(0, rows, 256):  # chunks keep the float64 temporaries small
-        block = rgb[start : start + 256]
-        acc = block[:, :, 0] * 0.299
-        acc += block[:, :, 1] * 0.587
-        acc += block[:, :, 2] * 0.114
-        luma[start : start + 256] = acc
-    return luma
+    luma_t = np.empty((cols, rows), np.float32)
+    for i in range(0, rows, tile):
+        for j in range(0, cols, tile):
+            block = rgb[i : i + tile, j : j + tile]
+            acc = block[:, :, 0] * 0.299
+            acc += block[:, :, 1] * 0.587
+            acc += block[:, :, 2] * 0.114
+            luma_t[j : j + tile, i : i + tile] = acc.T
+    return luma_t
 
 
 def luma_like_reference_cli(rgb: np.ndarray) -> np.ndarray:
-    """The C++ tool's fillFloatLumaFromRGB: float32 coefficients and float32 arithmetic."""
-    channels = [rgb[:, :, c].astype(np.float32) for c in range(3)]
-    luma = channels[0] * np.float32(0.299)
-    luma += channels[1] * np.float32(0.587)
-    luma += channels[2] * np.float32(0.114)
-    return luma
+    """The C++ tool's fillFloatLumaFromRGB (float32 coefficients and arithmetic), transposed."""
+    channels = [rgb[:, :, c].T.astype(np.float32) for c in range(3)]
+    luma_t = channels[0] * np.float32(0.299)
+    luma_t += channels[1] * np.float32(0.587)
+    luma_t += channels[2] * np.float32(0.114)
+    return luma_t
 
 
 def nearest_512(pixels: np.ndarray) -> np.ndarray:
@@ -128,23 +133,23 @@ def dihedral_coefficients(c: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def pdq_from_luma(luma: np.ndarray, dihedral: bool = False) -> PdqResult:
-    """Hash a float32 luma plane (the caller's array is consumed as scratch space)."""
-    rows, cols = luma.shape
+def pdq_from_luma(luma_t: np.ndarray, dihedral: bool = False) -> PdqResult:
+    """Hash a float32 luma plane given transposed, (cols, rows)."""
+    cols, rows = luma_t.shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
-    if (rows, cols) == (OUT_DIM, OUT_DIM) and not dihedral:
-        # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image; the dihedral
-        # entry point has no such shortcut, so `pdqhash.compute_dihedral` filters it anyway.
-        block = luma
-    else:
-        block = filter_and_decimate(luma)
+    filtered = None if (rows, cols) == (OUT_DIM, OUT_DIM) else filter_and_decimate(luma_t)
+    # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image...
+    block = np.ascontiguousarray(luma_t.T) if filtered is None else filtered
     quality = quality_metric(block)
     coefficients = dct64_to_16(block)
     if not dihedral:
         return PdqResult(dct_to_hex(coefficients), quality)
-    variants = {name: dct_to_hex(v) for name, v in dihedral_coefficients(coefficients).items()}
-    return PdqResult(variants["original"], quality, variants)
+    # ...but the dihedral entry point has no such shortcut, so `pdqhash.compute_dihedral`
+    # filters a 64x64 image anyway. Both are reproduced as they are.
+    dihedral_source = coefficients if filtered is not None else dct64_to_16(filter_and_decimate(luma_t))
+    variants = {name: dct_to_hex(v) for name, v in dihedral_coefficients(dihedral_source).items()}
+    return PdqResult(dct_to_hex(coefficients), quality, variants)
 
 
 def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
@@ -159,5 +164,5 @@ def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqRes
     as one channel and uses the grey value itself as luma.
     """
     small = nearest_512(pixels)
-    luma = small.astype(np.float32) if small.ndim == 2 else luma_like_reference_cli(small)
-    return pdq_from_luma(luma, dihedral)
+    luma_t = small.T.astype(np.float32) if small.ndim == 2 else luma_like_reference_cli(small)
+    return pdq_from_luma(luma_t, dihedral)
