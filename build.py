@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""localhash's one entry point: `python3 build.py test | serve | bench`.
+"""localhash's one entry point: `python3 build.py build | verify | serve | test | bench`.
 
 Thin on purpose: it prepares the environment (a private `.venv/` with pinned packages) and
 hands over to pytest, the benchmark scripts, or the server. It needs only python3 >= 3.11.
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = ROOT / "requirements" / "test.txt"
+LINTED = ["py", "tests", "bench", "site_build", "build.py"]
 
 
 def log(message: str) -> None:
@@ -51,8 +52,8 @@ def venv_env() -> dict[str, str]:
 
 def cmd_test(extra: list[str]) -> int:
     python = ensure_venv()
-    run([python, "-m", "ruff", "check", "py", "tests", "bench", "build.py"])
-    run([python, "-m", "ruff", "format", "--check", "py", "tests", "bench", "build.py"])
+    run([python, "-m", "ruff", "check", *LINTED])
+    run([python, "-m", "ruff", "format", "--check", *LINTED])
     return subprocess.run([str(python), "-m", "pytest", *extra], cwd=ROOT, env=venv_env()).returncode
 
 
@@ -61,22 +62,66 @@ def cmd_bench(extra: list[str]) -> int:
     return subprocess.run([str(python), str(ROOT / "bench" / "native.py"), *extra], cwd=ROOT, env=venv_env()).returncode
 
 
-def cmd_serve(extra: list[str]) -> int:
-    log("serve: the static site (dist/) and the embedded hash bank will be served on http://127.0.0.1:8000")
-    log("serve: not built yet. Until then, hash files with: PYTHONPATH=py python3 -m localhash hash FILE...")
+def cmd_build(args: argparse.Namespace) -> int:
+    from site_build.dist import build
+    from site_build.pyodide_assets import AssetError
+
+    try:
+        out = build(ROOT, Path(args.out).resolve(), args.endpoint)
+    except AssetError as exc:
+        log(f"build failed: {exc}")
+        return 1
+    log(f"built {out} (check it with: python3 build.py verify {args.out})")
     return 0
 
 
-COMMANDS = {"test": cmd_test, "bench": cmd_bench, "serve": cmd_serve}
+def cmd_verify(args: argparse.Namespace) -> int:
+    from site_build.verify import verify
+
+    problems = verify(Path(args.site))
+    for problem in problems:
+        print(problem)
+    print(f"{args.site}: {'OK, every file matches manifest.json' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from site_build.serve import make_server
+
+    if cmd_build(args) != 0:
+        return 1
+    server = make_server(Path(args.out).resolve(), args.host, args.port, args.endpoint)
+    log(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "verify": cmd_verify, "serve": cmd_serve}
+EXTRA_ARGS_COMMANDS = {"test": cmd_test, "bench": cmd_bench}
 
 
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036  build.py runs on whatever python3 the machine has
         sys.exit("localhash needs python3 >= 3.11")
+    if len(sys.argv) > 1 and sys.argv[1] in EXTRA_ARGS_COMMANDS:  # the rest goes to pytest / the bench
+        return EXTRA_ARGS_COMMANDS[sys.argv[1]](sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    args, extra = parser.parse_known_args()
-    return COMMANDS[args.command](extra)
+    parser.add_argument("--endpoint", default="api/", help="submission endpoint written to config.json and the CSP")
+    parser.add_argument("--out", default="dist", help="where to build the site (default dist/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="assemble dist/")
+    verify = commands.add_parser("verify", help="check a built site against its manifest.json")
+    verify.add_argument("site")
+    serve = commands.add_parser("serve", help="build, then serve on 127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("test", help="set up .venv/, run ruff and the whole test suite (extra args go to pytest)")
+    commands.add_parser("bench", help="print benchmark ratios measured in one run")
+    args = parser.parse_args()
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

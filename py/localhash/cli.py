@@ -9,11 +9,12 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from .decode import DEFAULT_MAX_PIXELS
+from .decode import DEFAULT_MAX_PIXELS, VIDEO_SNIFF_BYTES, video_format
+from .digests import HashStream
 from .errors import LocalhashError
 from .hashtypes import PDQ_MATCH_THRESHOLD, perceptual_type_for
 from .match import Bank
-from .record import MODES, hash_bytes
+from .record import MODES, hash_bytes, video_record
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -31,18 +32,19 @@ def _print(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def _read(path: str) -> bytes | dict:
+def _hash_file(path: str, args: argparse.Namespace) -> dict:
     try:
         with open(path, "rb") as f:
-            return f.read()
+            head = f.read(VIDEO_SNIFF_BYTES)
+            container = video_format(head)
+            if container:  # a video can be gigabytes: stream it through the digests
+                stream = HashStream().update(head)
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    stream.update(chunk)
+                return {"file": path, **video_record(container, stream.hexdigests())}
+            data = head + f.read()
     except OSError as exc:
-        return {"ok": False, "error": {"code": "unreadable_file", "message": exc.strerror or str(exc)}}
-
-
-def _hash_file(path: str, args: argparse.Namespace) -> dict:
-    data = _read(path)
-    if isinstance(data, dict):
-        return {"file": path, **data}
+        return {"file": path, "ok": False, "error": {"code": "unreadable_file", "message": exc.strerror or str(exc)}}
     return {"file": path, **hash_bytes(data, dihedral=args.dihedral, mode=args.mode, max_pixels=args.max_pixels)}
 
 
@@ -77,9 +79,9 @@ def _cmd_match(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         record = _hash_file(path, args)
-        if not record["ok"]:
-            status = EXIT_SOME_FAILED
-            _print(record)
+        if not record["ok"] or record["media"] != "image":
+            status = status if record["ok"] else EXIT_SOME_FAILED
+            _print({**record, "matches": []} if record["ok"] else record)
             continue
         queries = record.get("pdq_dihedral") or {"original": record["pdq"]}
         if "pdq_oriented" in record:

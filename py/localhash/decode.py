@@ -37,9 +37,43 @@ _KNOWN_SIGNATURES = (
         "export the photo as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)",
     ),
     (4, (b"ftypavif",), "AVIF images are not supported; export the image as JPEG or PNG"),
-    (4, (b"ftypisom", b"ftypmp4", b"ftypqt", b"ftypM4V", b"ftyp3gp"), "this is a video, not a picture"),
     (0, (b"%PDF",), "this is a PDF document, not a picture"),
 )
+
+
+# Videos get their exact hashes (MD5, SHA-256) only: platforms match videos by MD5 (StopNCII's
+# "VideoMD5") until vPDQ arrives. ISO-BMFF brands after the `ftyp` box type at offset 4.
+_MP4_BRANDS = {
+    b"isom": "MP4",
+    b"iso2": "MP4",
+    b"iso4": "MP4",
+    b"iso5": "MP4",
+    b"iso6": "MP4",
+    b"mp41": "MP4",
+    b"mp42": "MP4",
+    b"avc1": "MP4",
+    b"dash": "MP4",
+    b"M4V ": "MP4",
+    b"M4VP": "MP4",
+    b"MSNV": "MP4",
+    b"qt  ": "MOV",
+    b"3gp4": "3GP",
+    b"3gp5": "3GP",
+    b"3gp6": "3GP",
+    b"3g2a": "3GP",
+}
+VIDEO_SNIFF_BYTES = 16
+
+
+def video_format(head: bytes) -> str | None:
+    """The container name when the first bytes are a video's (MP4/MOV/3GP, WebM/Matroska, AVI)."""
+    if head[4:8] == b"ftyp" and head[8:12] in _MP4_BRANDS:
+        return _MP4_BRANDS[head[8:12]]
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "WEBM"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    return None
 
 
 @dataclass(frozen=True)

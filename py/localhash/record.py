@@ -6,7 +6,15 @@ from typing import Literal
 
 import numpy as np
 
-from .decode import DEFAULT_MAX_PIXELS, DecodedImage, apply_orientation, decode_image, to_rgb_array
+from .decode import (
+    DEFAULT_MAX_PIXELS,
+    VIDEO_SNIFF_BYTES,
+    DecodedImage,
+    apply_orientation,
+    decode_image,
+    to_rgb_array,
+    video_format,
+)
 from .digests import digest_bytes
 from .errors import INTERNAL_ERROR, LocalhashError
 from .hashtypes import PDQ_MIN_QUALITY
@@ -41,6 +49,7 @@ def image_record(
     pdq = _pdq(pixels, mode, dihedral)
     record = {
         "ok": True,
+        "media": "image",
         "format": decoded.format,
         "width": decoded.width,
         "height": decoded.height,
@@ -60,6 +69,11 @@ def image_record(
     return record
 
 
+def video_record(container: str, digests: dict[str, str]) -> dict:
+    """A video's record: its exact hashes. `digests` may come from a HashStream fed by chunks."""
+    return {"ok": True, "media": "video", "format": container, **digests}
+
+
 def hash_bytes(
     data: bytes, *, dihedral: bool = False, mode: Mode = "full", max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> dict:
@@ -67,7 +81,11 @@ def hash_bytes(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")  # the caller's mistake, not the file's
     try:
-        return image_record(bytes(data), dihedral=dihedral, mode=mode, max_pixels=max_pixels)
+        data = bytes(data)
+        container = video_format(data[:VIDEO_SNIFF_BYTES])
+        if container:
+            return video_record(container, digest_bytes(data))
+        return image_record(data, dihedral=dihedral, mode=mode, max_pixels=max_pixels)
     except LocalhashError as exc:
         return {"ok": False, "error": exc.as_record()}
     except Exception as exc:  # a bug of ours: still one typed record, never a traceback

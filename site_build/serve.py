@@ -1,0 +1,42 @@
+"""Serve dist/ on 127.0.0.1 with the right MIME types and the site's security headers."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import mimetypes
+from pathlib import Path
+
+from . import headers
+
+# A wrong type for .wasm makes loadPyodide hang forever without an error.
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+}
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**mimetypes.types_map, **MIME_TYPES}
+
+    def __init__(self, *args, site_headers: dict[str, str], **kwargs):
+        self.site_headers = site_headers
+        super().__init__(*args, **kwargs)
+
+    def end_headers(self) -> None:
+        for name, value in self.site_headers.items():
+            self.send_header(name, value)
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002  no client addresses in logs
+        pass
+
+
+def make_server(site: Path, host: str, port: int, endpoint: str) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(SiteHandler, directory=str(site), site_headers=headers.security_headers(endpoint))
+    return http.server.ThreadingHTTPServer((host, port), handler)

@@ -1,0 +1,115 @@
+// The page's side of the hashing worker: a queue of jobs with ids, progress callbacks, and a
+// disposable worker (restarted after a crash, and after very large images because wasm memory
+// never shrinks). It defines window.localhash, the surface integrators use (see README).
+(function () {
+  "use strict";
+
+  const RECYCLE_AFTER_PIXELS = 40e6; // a fresh worker after a 40 MP image gives its memory back
+
+  class Hasher {
+    constructor(workerURL) {
+      this.workerURL = workerURL;
+      this.nextId = 1;
+      this.pending = new Map(); // id -> {blob, options, resolve, onProgress}
+      this.running = null;
+      this.stage = "idle";
+      this.listeners = new Set();
+      this.start();
+    }
+
+    start() {
+      this.worker = new Worker(this.workerURL, { type: "module" });
+      this.ready = new Promise((resolve, reject) => {
+        this.resolveReady = resolve;
+        this.rejectReady = reject;
+      });
+      this.ready.catch(() => {});
+      this.worker.onmessage = (event) => this.onMessage(event.data);
+      this.worker.onerror = (event) => {
+        event.preventDefault();
+        this.restart("worker_crashed", event.message || "the hashing worker stopped");
+      };
+      for (const [id, job] of this.pending) this.worker.postMessage({ id, type: "hash", blob: job.blob, options: job.options });
+    }
+
+    restart(code, message) {
+      this.worker.terminate();
+      if (this.running !== null) {
+        this.finish(this.running, { ok: false, error: { code, message } });
+      }
+      this.start();
+    }
+
+    onStage(listener) {
+      this.listeners.add(listener);
+      listener(this.stage);
+    }
+
+    setStage(stage) {
+      this.stage = stage;
+      for (const listener of this.listeners) listener(stage);
+    }
+
+    onMessage(message) {
+      switch (message.type) {
+        case "progress":
+          if (message.stage) this.setStage(message.stage);
+          else this.pending.get(message.id)?.onProgress?.(message.done, message.total);
+          break;
+        case "ready":
+          this.setStage("ready");
+          this.resolveReady();
+          break;
+        case "boot_failed":
+          this.setStage("failed");
+          this.rejectReady(Object.assign(new Error(message.error.message), message.error));
+          for (const id of [...this.pending.keys()]) this.finish(id, { ok: false, error: message.error });
+          break;
+        case "started":
+          this.running = message.id;
+          break;
+        case "result":
+          this.finish(message.id, message.record);
+          if (message.record.ok && message.record.width * message.record.height > RECYCLE_AFTER_PIXELS) {
+            this.worker.terminate(); // queued jobs are posted again to the new worker
+            this.start();
+          }
+          break;
+        case "fatal":
+          this.worker.terminate();
+          this.start();
+          break;
+      }
+    }
+
+    finish(id, record) {
+      const job = this.pending.get(id);
+      if (this.running === id) this.running = null;
+      if (!job) return;
+      this.pending.delete(id);
+      job.resolve(record);
+    }
+
+    // Resolves to the record `python -m localhash hash` prints for the same file (without "file").
+    // The Blob is handed to the worker by reference: its bytes are read there, never copied here.
+    hashFile(blob, options = {}, onProgress = null) {
+      const id = this.nextId++;
+      const clean = { dihedral: Boolean(options.dihedral), mode: options.mode === "reference-cli" ? "reference-cli" : "full" };
+      return new Promise((resolve) => {
+        this.pending.set(id, { blob, options: clean, resolve, onProgress: onProgress || options.onProgress });
+        this.worker.postMessage({ id, type: "hash", blob, options: clean });
+      });
+    }
+  }
+
+  // Started right after first paint: the page never waits for Pyodide.
+  const hasher = new Hasher(new URL("worker.js", document.currentScript.src));
+  window.localhash = Object.assign(window.localhash || {}, {
+    get ready() {
+      return hasher.ready;
+    },
+    hashFile: (blob, options) => hasher.hashFile(blob, options),
+    onStage: (listener) => hasher.onStage(listener),
+    restartWorker: () => hasher.restart("worker_restarted", "the worker was restarted"),
+  });
+})();

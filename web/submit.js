@@ -1,0 +1,77 @@
+// The submission shim: the ONLY code that sends anything over the network after the site has
+// loaded. It posts JSON to the endpoint named in config.json, and the JSON is rebuilt here from an
+// allow-list: for each hash its type, value and (PDQ) quality; the PIN and the four consents the
+// person gave. Nothing else from a record (no filename, size, dimensions or EXIF) can pass.
+(function () {
+  "use strict";
+
+  const HASH_FORMATS = { pdq: /^[0-9a-f]{64}$/, md5: /^[0-9a-f]{32}$/, sha256: /^[0-9a-f]{64}$/ };
+  const CONSENTS = ["adult", "depicted", "intimate", "share_hashes"];
+
+  function allowListedHash(hash) {
+    const type = String(hash.type);
+    const value = String(hash.value).toLowerCase();
+    if (!HASH_FORMATS[type] || !HASH_FORMATS[type].test(value)) throw new TypeError(`not a valid ${type} hash`);
+    const clean = { type, value };
+    if (type === "pdq" && Number.isInteger(hash.quality) && hash.quality >= 0 && hash.quality <= 100) clean.quality = hash.quality;
+    return clean;
+  }
+
+  function buildCaseBody(body) {
+    const clean = { hashes: (body.hashes || []).map(allowListedHash) };
+    if (body.pin !== undefined) clean.pin = String(body.pin);
+    if (body.consent !== undefined) clean.consent = Object.fromEntries(CONSENTS.map((k) => [k, body.consent[k] === true]));
+    return clean;
+  }
+
+  // The hashes of one record, in the shape buildCaseBody accepts.
+  function hashesOf(record, { dihedral = false } = {}) {
+    if (!record || !record.ok) return [];
+    const out = [];
+    if (record.pdq) out.push({ type: "pdq", value: record.pdq, quality: record.pdq_quality });
+    if (record.pdq_oriented) out.push({ type: "pdq", value: record.pdq_oriented, quality: record.pdq_quality });
+    if (dihedral && record.pdq_dihedral) {
+      for (const value of Object.values(record.pdq_dihedral)) out.push({ type: "pdq", value, quality: record.pdq_quality });
+    }
+    out.push({ type: "md5", value: record.md5 }, { type: "sha256", value: record.sha256 });
+    const seen = new Set();
+    return out.filter((h) => !seen.has(h.type + h.value) && seen.add(h.type + h.value));
+  }
+
+  let config = null;
+  async function endpoint() {
+    if (!config) {
+      const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store", credentials: "omit" });
+      config = await response.json();
+    }
+    return new URL(config.endpoint, document.baseURI);
+  }
+
+  async function post(path, body, headers = {}) {
+    const response = await fetch(new URL(path, await endpoint()), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...headers },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+      cache: "no-store",
+    });
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch {
+      answer = { error: { code: "bad_response", message: `the server answered ${response.status} without JSON` } };
+    }
+    return { status: response.status, ok: response.ok, body: answer };
+  }
+
+  window.localhash = Object.assign(window.localhash || {}, {
+    buildCaseBody,
+    hashesOf,
+    // POST {endpoint}v1/cases; a retry with the same idempotencyKey never creates a second case.
+    submit: (body, { idempotencyKey } = {}) =>
+      post("v1/cases", buildCaseBody(body), idempotencyKey ? { "Idempotency-Key": String(idempotencyKey) } : {}),
+    caseStatus: (caseNumber, pin) => post(`v1/cases/${encodeURIComponent(caseNumber)}/status`, { pin: String(pin) }),
+    withdrawCase: (caseNumber, pin) => post(`v1/cases/${encodeURIComponent(caseNumber)}/withdraw`, { pin: String(pin) }),
+  });
+})();
