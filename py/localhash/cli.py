@@ -7,11 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from PIL import Image
-
 from .decode import DEFAULT_MAX_PIXELS, VIDEO_SNIFF_BYTES, video_format
 from .digests import HashStream
-from .errors import LocalhashError
+from .errors import BAD_BANK, INVALID_HASH, UNREADABLE_FILE, USAGE, LocalhashError
 from .hashtypes import PDQ_MATCH_THRESHOLD, perceptual_type_for
 from .match import Bank
 from .record import MODES, hash_bytes, video_record
@@ -23,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in our error shape, with exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        _print({"ok": False, "error": {"code": "usage", "message": message}})
+        _print({"ok": False, "error": {"code": USAGE, "message": message}})
         self.exit(EXIT_USAGE)
 
 
@@ -44,7 +42,7 @@ def _hash_file(path: str, args: argparse.Namespace) -> dict:
                 return {"file": path, **video_record(container, stream.hexdigests())}
             data = head + f.read()
     except OSError as exc:
-        return {"file": path, "ok": False, "error": {"code": "unreadable_file", "message": exc.strerror or str(exc)}}
+        return {"file": path, "ok": False, "error": {"code": UNREADABLE_FILE, "message": exc.strerror or str(exc)}}
     return {"file": path, **hash_bytes(data, dihedral=args.dihedral, mode=args.mode, max_pixels=args.max_pixels)}
 
 
@@ -61,7 +59,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     try:
         kind = perceptual_type_for(args.a)
         if perceptual_type_for(args.b) is not kind:
-            raise LocalhashError("invalid_hash", "the two hashes are of different lengths")
+            raise LocalhashError(INVALID_HASH, "the two hashes are of different lengths")
         print(kind.distance(args.a, args.b))
     except LocalhashError as exc:
         _print({"ok": False, "error": exc.as_record()})
@@ -74,7 +72,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
         bank = Bank.from_file(args.bank)
     except (LocalhashError, OSError) as exc:
         message = exc.message if isinstance(exc, LocalhashError) else str(exc)
-        _print({"ok": False, "error": {"code": "bad_bank", "message": message}})
+        _print({"ok": False, "error": {"code": BAD_BANK, "message": message}})
         return EXIT_USAGE
     status = EXIT_OK
     for path in args.files:
@@ -143,9 +141,4 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    max_pixels = getattr(args, "max_pixels", 0)
-    if max_pixels > (Image.MAX_IMAGE_PIXELS or 0):
-        # Pillow refuses images over twice its own limit before ours is consulted; the CLI owns
-        # the process, so it lets the person's limit be the one that counts.
-        Image.MAX_IMAGE_PIXELS = max_pixels
     return {"hash": _cmd_hash, "compare": _cmd_compare, "match": _cmd_match}[args.command](args)

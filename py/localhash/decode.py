@@ -38,6 +38,7 @@ _KNOWN_SIGNATURES = (
     ),
     (4, (b"ftypavif",), "AVIF images are not supported; export the image as JPEG or PNG"),
     (0, (b"%PDF",), "this is a PDF document, not a picture"),
+    (4, (b"ftyp",), "this is a video, audio or HEIF file that is not a picture we can read"),
 )
 
 
@@ -93,18 +94,35 @@ def _unsupported_message(data: bytes) -> str:
     return "this file is not a picture we can read (supported: JPEG, PNG, WebP, GIF, TIFF, BMP)"
 
 
-def _open(data: bytes) -> Image.Image:
+def _signature_matches(data: bytes) -> bool:
+    """True when an allowed format's own signature check accepts the first bytes."""
+    return any(Image.OPEN[fmt][1] is None or Image.OPEN[fmt][1](data[:16]) for fmt in ALLOWED_FORMATS)
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    # Pillow refuses more than twice its global MAX_IMAGE_PIXELS before our own limit is asked.
+    # A caller who allows more raises it for the duration of the call (our limit still applies,
+    # from the header, before any pixel is allocated).
+    previous = Image.MAX_IMAGE_PIXELS
+    raise_limit = previous is not None and max_pixels > previous
     try:
+        if raise_limit:
+            Image.MAX_IMAGE_PIXELS = max_pixels
         with warnings.catch_warnings():
             # Our own pixel limit applies below; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
+        if _signature_matches(data):  # a JPEG/PNG/... whose header is cut short or garbled
+            raise LocalhashError(CORRUPT_IMAGE, "the picture's header is damaged or incomplete") from None
         raise LocalhashError(UNSUPPORTED_FORMAT, _unsupported_message(data)) from None
     except Image.DecompressionBombError as exc:
         raise LocalhashError(TOO_LARGE, f"the picture is too large to hash safely ({exc})") from None
     except Exception as exc:  # a header Pillow recognised but could not parse
         raise LocalhashError(CORRUPT_IMAGE, f"the picture's header is damaged ({type(exc).__name__})") from None
+    finally:
+        if raise_limit:
+            Image.MAX_IMAGE_PIXELS = previous
 
 
 def _orientation(image: Image.Image) -> int:
@@ -119,7 +137,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     """Decode the first frame of `data`, refusing oversized headers before any pixel is allocated."""
     if len(data) == 0:
         raise LocalhashError(EMPTY_FILE, "the file is empty")
-    image = _open(data)
+    image = _open(data, max_pixels)
     width, height = image.size
     if width * height > max_pixels:
         raise LocalhashError(TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels")
@@ -139,6 +157,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             CORRUPT_IMAGE, f"the picture's data is damaged or incomplete ({type(exc).__name__})"
         ) from None
     fmt = "JPEG" if image.format == "MPO" else image.format
+    # Pillow's TIFF loader applies the orientation tag itself while loading (and drops the tag),
+    # so size and orientation are read from the loaded image: they describe the hashed pixels.
+    width, height = image.size
     return DecodedImage(image, fmt, width, height, frames, _orientation(image))
 
 

@@ -11,9 +11,18 @@ TOO_LARGE = "too_large"
 TOO_SMALL = "too_small"
 INVALID_HASH = "invalid_hash"
 INTERNAL_ERROR = "internal_error"
+# Only the CLI reports these: a path it cannot read, a bad --bank file, bad arguments.
+UNREADABLE_FILE = "unreadable_file"
+BAD_BANK = "bad_bank"
+USAGE = "usage"
+# Only the browser reports these (web/MESSAGES.md): the runtime itself failed for that file, or
+# could not start.
+WORKER_CRASHED = "worker_crashed"
+BOOT_FAILED = "boot_failed"
 
 ERROR_CODES = frozenset(
     {EMPTY_FILE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, TOO_LARGE, TOO_SMALL, INVALID_HASH, INTERNAL_ERROR}
+    | {UNREADABLE_FILE, BAD_BANK, USAGE, WORKER_CRASHED, BOOT_FAILED}
 )
 
 

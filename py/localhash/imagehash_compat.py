@@ -50,5 +50,10 @@ def ahash(grey: Image.Image) -> str:
 def imagehash_all(image: Image.Image) -> dict[str, str]:
     """All three from one `convert("L")` of the decoded image (imagehash converts each time;
     the conversion is deterministic, so once is the same)."""
-    grey = image.convert("L")
+    try:
+        grey = image.convert("L")
+    except ValueError:
+        # Pillow has no direct conversion from a few modes (LAB, HSV) to L; imagehash itself would
+        # raise here. Going through RGB still gives a greyscale picture rather than no hash at all.
+        grey = image.convert("RGB").convert("L")
     return {"phash": phash(grey), "dhash": dhash(grey), "ahash": ahash(grey)}
