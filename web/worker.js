@@ -57,7 +57,55 @@ async function hashBlob(id, blob, options) {
   if (container) return hashVideo(id, blob, container);
   const bytes = new Uint8Array(await blob.arrayBuffer());
   post({ type: "progress", id, done: blob.size, total: blob.size });
-  return toRecord(entry.hash_image(bytes, Boolean(options.dihedral), options.mode || "full"));
+  const dihedral = Boolean(options.dihedral);
+  const mode = options.mode || "full";
+  if (options.decoder !== "pillow" && entry.decoder_for(bytes) === "browser") {
+    const pixels = await browserDecode(new Blob(withoutExif(bytes), { type: "image/jpeg" }));
+    if (pixels) return toRecord(entry.hash_image(bytes, dihedral, mode, pixels.data, pixels.width, pixels.height));
+  }
+  return toRecord(entry.hash_image(bytes, dihedral, mode));
+}
+
+// The JPEG's segments without its EXIF (APP1 "Exif") blocks, as parts for a Blob (no copy).
+// Browsers apply EXIF orientation when decoding, even when asked not to (Chromium treats
+// imageOrientation "none" as "from-image"); PDQ is defined on the stored pixels, and Python
+// applies the orientation itself for pdq_oriented.
+function withoutExif(bytes) {
+  const parts = [];
+  let keepFrom = 0;
+  let at = 2; // after SOI
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1];
+    if (marker === 0xda || marker === 0xd9) break; // start of scan / end of image: headers are over
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    const isExif = marker === 0xe1 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66;
+    if (isExif) {
+      parts.push(bytes.subarray(keepFrom, at));
+      keepFrom = at + 2 + length;
+    }
+    at += 2 + length;
+  }
+  parts.push(bytes.subarray(keepFrom));
+  return parts;
+}
+
+// JPEG pixels from the browser's own decoder (libjpeg-turbo in Chromium and Firefox, as in most
+// platforms' pipelines), untouched: no colour management, no premultiplication, stored orientation
+// (see withoutExif). Null when the browser cannot decode; Pillow then decodes and reports the
+// typed error.
+async function browserDecode(blob) {
+  let bitmap = null;
+  try {
+    bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0);
+    return context.getImageData(0, 0, bitmap.width, bitmap.height);
+  } catch {
+    return null;
+  } finally {
+    if (bitmap) bitmap.close();
+  }
 }
 
 async function handle({ id, type, blob, options }) {

@@ -6,9 +6,15 @@ JavaScript typed arrays arrive as Pyodide JsProxy objects; `_as_bytes` copies th
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+from PIL import Image
+
 from .decode import VIDEO_SNIFF_BYTES, video_format
 from .digests import HashStream
-from .record import hash_bytes, video_record
+from .errors import INTERNAL_ERROR, LocalhashError
+from .record import hash_bytes, image_record, video_record
 
 
 def _as_bytes(data) -> bytes:
@@ -20,9 +26,34 @@ def sniff_video(head) -> str | None:
     return video_format(_as_bytes(head)[:VIDEO_SNIFF_BYTES])
 
 
-def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
-    """Every hash of one image file's bytes; failures come back as typed error records."""
-    return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode))
+def decoder_for(data) -> str:
+    """ "browser" when the browser should decode this file's pixels (a colour or greyscale JPEG),
+    else "pillow". CMYK JPEGs stay with Pillow: browsers convert CMYK with colour management,
+    pdqhash's `convert("RGB")` does not."""
+    try:
+        with Image.open(io.BytesIO(_as_bytes(data)), formats=("JPEG",)) as image:
+            return "browser" if image.mode in ("RGB", "L") else "pillow"
+    except Exception:
+        return "pillow"  # whatever is wrong, Pillow's decoder reports it as a typed error
+
+
+def hash_image(data, dihedral: bool = False, mode: str = "full", rgba=None, width: int = 0, height: int = 0) -> dict:
+    """Every hash of one image file's bytes; failures come back as typed error records.
+
+    `rgba` (with width, height) are the browser's decoded pixels of a JPEG (see decoder_for).
+    """
+    data = _as_bytes(data)
+    if rgba is None:
+        return hash_bytes(data, dihedral=bool(dihedral), mode=str(mode))
+    rgb = np.frombuffer(_as_bytes(rgba), dtype=np.uint8).reshape(int(height), int(width), 4)[:, :, :3]
+    try:
+        return image_record(data, dihedral=bool(dihedral), mode=str(mode), decoded_rgb=rgb)
+    except LocalhashError as exc:
+        return {"ok": False, "error": exc.as_record()}
+    except ValueError:  # the browser's pixels do not fit the file: let Pillow decode it
+        return hash_bytes(data, dihedral=bool(dihedral), mode=str(mode))
+    except Exception as exc:  # a bug of ours: still one typed record
+        return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
 
 
 class VideoHasher:

@@ -133,8 +133,13 @@ def _orientation(image: Image.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode the first frame of `data`, refusing oversized headers before any pixel is allocated."""
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: bool = False) -> DecodedImage:
+    """Decode the first frame of `data`, refusing oversized headers before any pixel is allocated.
+
+    `check_only` is for a JPEG whose pixels come from another decoder (the browser's): libjpeg
+    then decodes at 1/8 scale, which is fast and still meets every truncation or damage, so the
+    file gets the same typed error it would get here; width and height stay the full size.
+    """
     if len(data) == 0:
         raise LocalhashError(EMPTY_FILE, "the file is empty")
     image = _open(data, max_pixels)
@@ -145,10 +150,13 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise LocalhashError(
             TOO_SMALL, f"the picture is {width}x{height} pixels; at least {MIN_HASHABLE_DIM} on each side are needed"
         )
+    full_size = image.size
     try:
         frames = int(getattr(image, "n_frames", 1))
         if frames > 1:
             image.seek(0)
+        if check_only and image.format in ("JPEG", "MPO"):
+            image.draft(image.mode, ((width + 7) // 8, (height + 7) // 8))
         image.load()
     except MemoryError:
         raise LocalhashError(TOO_LARGE, "the picture needs more memory than this device has") from None
@@ -159,7 +167,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     fmt = "JPEG" if image.format == "MPO" else image.format
     # Pillow's TIFF loader applies the orientation tag itself while loading (and drops the tag),
     # so size and orientation are read from the loaded image: they describe the hashed pixels.
-    width, height = image.size
+    width, height = full_size if check_only else image.size
     return DecodedImage(image, fmt, width, height, frames, _orientation(image))
 
 

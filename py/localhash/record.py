@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from .decode import (
     DEFAULT_MAX_PIXELS,
@@ -39,12 +41,27 @@ def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
 
 
 def image_record(
-    data: bytes, *, dihedral: bool = False, mode: Mode = "full", max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    *,
+    dihedral: bool = False,
+    mode: Mode = "full",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    decoded_rgb: np.ndarray | None = None,
 ) -> dict:
-    """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed."""
+    """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed.
+
+    `decoded_rgb` lets another decoder supply a JPEG's pixels (rows, cols, 3): the browser's
+    libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md). Everything else
+    (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    decoded = decode_image(data, max_pixels)
+    decoded = decode_image(data, max_pixels, check_only=decoded_rgb is not None)
+    if decoded_rgb is not None:
+        if decoded.format != "JPEG" or decoded_rgb.shape != (decoded.height, decoded.width, 3):
+            raise ValueError("decoded_rgb must be the full-size RGB pixels of a JPEG file")
+        grey_file = decoded.image.mode == "L"
+        decoded = replace(decoded, image=Image.fromarray(decoded_rgb[:, :, 0] if grey_file else decoded_rgb))
     pixels = _pdq_pixels(decoded, mode)
     pdq = _pdq(pixels, mode, dihedral)
     record = {

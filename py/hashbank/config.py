@@ -1,0 +1,56 @@
+"""Config: where the data lives, who may call from a browser, and the limits; read from env too."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE = "data/hashbank.sqlite3"
+ENV_CONFIG = "HASHBANK_CONFIG"  # how `serve --workers N` hands the config to each worker process
+
+
+@dataclass(frozen=True)
+class Config:
+    # A SQLite file path (created with its folder on first start) or a postgresql:// URL.
+    database: str = field(default_factory=lambda: os.environ.get("DATABASE_URL") or DEFAULT_DATABASE)
+    # Browser origins of site mirrors allowed to call the victim API (CORS); the site served by
+    # this same app needs none.
+    cors_origins: tuple[str, ...] = ()
+    # When set, the app also serves this folder at / (the built site), adding static_headers.
+    static_dir: Path | None = None
+    static_headers: dict[str, str] = field(default_factory=dict)
+    # Case creation per client (keyed hash of its address, in memory): at most this many per window.
+    # 0 turns the limit off (benchmarks do that: all their clients are 127.0.0.1).
+    create_limit: int = 20
+    create_window_seconds: int = 3600
+    # Wrong PINs: this many per case, then one attempt per lockout window.
+    pin_attempts: int = 10
+    pin_lockout_seconds: int = 3600
+    # scrypt cost for PINs (RFC 7914 N, r, p); stored with each hash, so raising it later is safe.
+    scrypt_n: int = 2**11
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+    # Threads that read the database (each with its own connection).
+    read_threads: int = 4
+
+    def to_env(self) -> str:
+        data = asdict(self)
+        data["static_dir"] = str(self.static_dir) if self.static_dir else None
+        return json.dumps(data)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        data = json.loads(os.environ[ENV_CONFIG])
+        data["cors_origins"] = tuple(data["cors_origins"])
+        data["static_dir"] = Path(data["static_dir"]) if data["static_dir"] else None
+        return cls(**data)
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres_url(self.database)
+
+
+def is_postgres_url(database: str) -> bool:
+    return database.startswith(("postgresql://", "postgres://"))
