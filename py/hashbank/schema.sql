@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     sealed_number TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (created_at);
 
 -- Platforms. Only SHA-256 of their two keys is stored; `partner add` prints the keys once.
 CREATE TABLE IF NOT EXISTS partners (

@@ -1,0 +1,99 @@
+"""python -m hashbank [--database PATH-OR-URL] serve | partner add NAME | partner list | partner revoke NAME."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_DATABASE, ENV_CONFIG, Config
+
+
+def app_from_env():
+    """The app each uvicorn worker process builds (`serve --workers N`): config comes from the env."""
+    from .app import create_app
+
+    return create_app(Config.from_env())
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    origins = list(args.cors_origin or [])
+    origins += [o for o in re.split(r"[\s,]+", os.environ.get("HASHBANK_CORS_ORIGINS", "")) if o]
+    config = Config(
+        database=args.database,
+        cors_origins=tuple(dict.fromkeys(origins)),
+        static_dir=Path(args.static_dir) if args.static_dir else None,
+        create_limit=args.create_limit,
+    )
+    # access_log=False: uvicorn would otherwise log every client's address and request line.
+    common = {"host": args.host, "port": args.port, "access_log": False, "server_header": False}
+    if args.workers > 1:
+        os.environ[ENV_CONFIG] = config.to_env()
+        uvicorn.run("hashbank.cli:app_from_env", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(config), **common)
+    return 0
+
+
+def _partner(args: argparse.Namespace) -> int:
+    from .partners import add_partner, list_partners, revoke_partner
+    from .store import Store
+
+    store = Store(args.database, read_threads=1)
+    try:
+        if args.action == "add":
+            print(json.dumps(add_partner(store, args.name)))
+        elif args.action == "list":
+            for partner in list_partners(store):
+                print(json.dumps(partner))
+        else:
+            revoke_partner(store, args.name)
+            print(json.dumps({"name": args.name, "revoked": True}))
+    except ValueError as exc:
+        print(json.dumps({"ok": False, "error": {"code": "usage", "message": str(exc)}}), file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m hashbank", description=__doc__)
+    top.add_argument(
+        "--database",
+        default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE,
+        help=f"SQLite file path or postgresql:// URL (default: $DATABASE_URL, else {DEFAULT_DATABASE})",
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (uvicorn, no access log)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="a site mirror's origin allowed to call the victim API (repeatable; also $HASHBANK_CORS_ORIGINS)",
+    )
+    serve.add_argument("--static-dir", help="also serve this folder (the built site) at /")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--create-limit", type=int, default=Config.create_limit, help="new cases per client per hour (0: no limit)"
+    )
+    partner = commands.add_parser("partner", help="manage platforms' keys")
+    actions = partner.add_subparsers(dest="action", required=True)
+    actions.add_parser("add", help="create a partner and print its keys, once").add_argument("name")
+    actions.add_parser("list", help="list partners (no keys: only their hashes are stored)")
+    actions.add_parser("revoke", help="revoke a partner's keys (403 from then on)").add_argument("name")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return _serve(args) if args.command == "serve" else _partner(args)

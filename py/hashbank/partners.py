@@ -1,0 +1,294 @@
+"""The partner API in StopNCII's shape (FetchHashes, SubmitFeedback), its keys, and key management.
+
+The shape is what python-threatexchange 1.2.17's `StopNCIIAPI` sends and parses
+(threatexchange/exchanges/clients/stopncii/api.py): keys in the `Ocp-Apim-Subscription-Key`
+and `x-functions-key` headers; `GET FetchHashes?startTimestamp=&pageSize=&nextPageToken=`;
+`POST SubmitFeedback {count, hashFeedbacks: [{hashValue, feedbackValue, tags}]}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from . import credentials
+from .context import bank_of, iso
+from .errors import ApiError, bad_request
+from .signals import (
+    CASE_STATUS,
+    DEFAULT_FEED_TYPES,
+    FEED_TYPES,
+    FEEDBACK_VALUES,
+    enum_value,
+)
+from .store import Store, Tx, placeholders
+from .validation import PARTNER_BODY_LIMIT, fields, is_int, read_json
+
+DEFAULT_PAGE_SIZE = 800  # the client's default
+MAX_PAGE_SIZE = 1000
+MAX_FEEDBACKS = 1000
+MAX_TAGS, MAX_TAG_LENGTH = 32, 128
+# nextSetTimestamp never comes closer to now than this: a write that took its timestamp just
+# before a fetch but committed just after it must still be fetched next time.
+CHECKPOINT_LAG_SECONDS = 60
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+def _partner_by_key(tx: Tx, subscription_hash: str) -> tuple | None:
+    return tx.one(
+        "SELECT id, name, function_key_hash, revoked_at FROM partners WHERE subscription_key_hash = ?",
+        (subscription_hash,),
+    )
+
+
+async def authenticate(request: Request) -> tuple[int, str]:
+    """(id, name) of the partner whose two keys the request carries; 401 / 403 otherwise."""
+    subscription = request.headers.get("ocp-apim-subscription-key")
+    function = request.headers.get("x-functions-key")
+    unauthorised = ApiError(
+        401, "unauthorized", "send a partner's Ocp-Apim-Subscription-Key and x-functions-key headers"
+    )
+    if not subscription or not function:
+        raise unauthorised
+    row = await bank_of(request).store.read(_partner_by_key, credentials.key_hash(subscription))
+    if row is None or not hmac.compare_digest(row[2], credentials.key_hash(function)):
+        raise unauthorised
+    if row[3] is not None:
+        raise ApiError(403, "revoked", "this partner's keys were revoked")
+    return row[0], row[1]
+
+
+# -- FetchHashes --------------------------------------------------------------------------------
+
+
+def encode_token(last_modified: int, hash_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{last_modified}:{hash_id}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[int, int]:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        last_modified, hash_id = text.split(":")
+        if not (last_modified.isdigit() and hash_id.isdigit()) or len(text) > 40:
+            raise ValueError
+        return int(last_modified), int(hash_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_request("invalid_token", "nextPageToken is not one this bank gave out") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise bad_request("invalid_parameter", f"{name} must be a whole number")
+    if int(text) < low:
+        raise bad_request("invalid_parameter", f"{name} must be at least {low}")
+    return min(int(text), high)  # a larger page size is served as the largest
+
+
+def _page(tx: Tx, position: tuple[int, int], types: tuple[str, ...], size: int) -> dict[str, Any]:
+    rows = tx.all(
+        "SELECT id, signal_type, value, last_modified FROM hashes"
+        f" WHERE (last_modified, id) > (?, ?) AND signal_type IN ({placeholders(len(types))})"
+        " ORDER BY last_modified, id LIMIT ?",
+        (*position, *types, size + 1),
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    ids = [row[0] for row in rows]
+    links: dict[int, list[tuple[int, str, str]]] = {}
+    feedback: dict[int, list[tuple[str, str, str]]] = {}
+    if ids:
+        marks = placeholders(len(ids))
+        for hash_id, case_id, case_uuid, status in tx.all(
+            "SELECT ch.hash_id, c.id, c.uuid, c.status FROM case_hashes ch JOIN cases c ON c.id = ch.case_id"
+            f" WHERE ch.hash_id IN ({marks})",
+            ids,
+        ):
+            links.setdefault(hash_id, []).append((case_id, case_uuid, status))
+        for hash_id, source, value, tags in tx.all(
+            "SELECT f.hash_id, p.name, f.value, f.tags FROM feedback f JOIN partners p ON p.id = f.partner_id"
+            f" WHERE f.hash_id IN ({marks}) ORDER BY p.name",
+            ids,
+        ):
+            feedback.setdefault(hash_id, []).append((source, value, tags))
+    return {"rows": rows, "more": more, "links": links, "feedback": feedback}
+
+
+def _activate(tx: Tx, case_ids: list[int]) -> None:
+    """received -> active: a partner has now been handed the case's hashes."""
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start : start + 500]
+        tx.run(
+            f"UPDATE cases SET status = 'active', status_at = ? WHERE status = 'received' AND id IN"
+            f" ({placeholders(len(chunk))})",
+            (tx.now, *chunk),
+        )
+
+
+def _record(row: tuple, links: list[tuple[int, str, str]], feedback: list[tuple[str, str, str]]) -> dict:
+    hash_id, signal, value, last_modified = row
+    # Being delivered now makes every received case active (see _activate).
+    cases = {case_uuid: CASE_STATUS["active" if s == "received" else s] for _, case_uuid, s in links}
+    return {
+        "lastModtimestamp": last_modified,
+        "signalType": signal,
+        "hashValue": value,
+        # Active while any case that is not withdrawn holds the hash.
+        "hashStatus": "Active" if any(s != "Withdrawn" for s in cases.values()) else "Withdrawn",
+        "caseNumbers": cases,
+        "CSPFeedbacks": [
+            {"source": source, "feedbackValue": fb, "tags": json.loads(tags)} for source, fb, tags in feedback
+        ],
+    }
+
+
+def _feed_types(request: Request) -> tuple[str, ...]:
+    text = request.query_params.get("signalTypes")
+    if not text:
+        return DEFAULT_FEED_TYPES
+    types = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
+    for kind in types:
+        if kind not in FEED_TYPES:
+            raise bad_request("invalid_parameter", f"signalTypes may list {', '.join(FEED_TYPES)}")
+    return types
+
+
+async def fetch_hashes(request: Request) -> JSONResponse:
+    await authenticate(request)
+    store = bank_of(request).store
+    start = _int_param(request, "startTimestamp", 0, 0, 2**62)
+    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    types = _feed_types(request)
+    token = request.query_params.get("nextPageToken")
+    # Records with lastModtimestamp >= startTimestamp, in (lastModtimestamp, id) order; the token
+    # is the last (lastModtimestamp, id) handed out, so a page costs one index range scan.
+    position = decode_token(token) if token else (start, -1)
+    page = await store.read(_page, position, types, size)
+    received = sorted({case_id for links in page["links"].values() for case_id, _, s in links if s == "received"})
+    if received:
+        await store.write(_activate, received)
+    rows = page["rows"]
+    records = [_record(row, page["links"].get(row[0], []), page["feedback"].get(row[0], [])) for row in rows]
+    reached = rows[-1][3] if rows else position[0]
+    checkpoint = max(start, min(reached, store.clock.now() - CHECKPOINT_LAG_SECONDS))
+    return JSONResponse(
+        {
+            "count": len(records),
+            "nextPageToken": encode_token(rows[-1][3], rows[-1][0]) if page["more"] else None,
+            "nextSetTimestamp": checkpoint,
+            "hasMoreRecords": page["more"],
+            "hashRecords": records,
+        }
+    )
+
+
+# -- SubmitFeedback -----------------------------------------------------------------------------
+
+
+def _parse_feedback(item: Any, where: str) -> tuple[str, str | None, str, str]:
+    item = fields(item, where, ("hashValue", "feedbackValue"), ("signalType", "tags"))
+    value = item["hashValue"]
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{64}", value.strip()):
+        raise bad_request("invalid_hash", f"{where}.hashValue must be 32 or 64 hexadecimal digits")
+    signal = None
+    if item.get("signalType") is not None:
+        raw = item["signalType"]
+        signal = enum_value(raw, FEED_TYPES, "StopNCIISignalType") if isinstance(raw, str) else None
+        if signal is None:
+            raise bad_request("invalid_signal_type", f"{where}.signalType must be one of {', '.join(FEED_TYPES)}")
+    raw = item["feedbackValue"]
+    feedback = enum_value(raw, FEEDBACK_VALUES, "StopNCIICSPFeedbackValue") if isinstance(raw, str) else None
+    if feedback is None:
+        raise bad_request("invalid_feedback", f"{where}.feedbackValue must be one of {', '.join(FEEDBACK_VALUES)}")
+    tags = item.get("tags", [])
+    if (
+        not isinstance(tags, list)
+        or len(tags) > MAX_TAGS
+        or not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags)
+    ):
+        raise bad_request("invalid_tags", f"{where}.tags must be at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH}")
+    return value.strip().lower(), signal, feedback, json.dumps(sorted(set(tags)))
+
+
+def _apply_feedback(tx: Tx, partner_id: int, items: list[tuple[str, str | None, str, str]]) -> list[str]:
+    not_found = []
+    for value, signal, feedback, tags in items:
+        if signal is None:  # the client sends no signalType: the value alone names the hash
+            hash_ids = [r[0] for r in tx.all("SELECT id FROM hashes WHERE value = ?", (value,))]
+        else:
+            hash_ids = [
+                r[0] for r in tx.all("SELECT id FROM hashes WHERE value = ? AND signal_type = ?", (value, signal))
+            ]
+        if not hash_ids:
+            not_found.append(value)
+        for hash_id in hash_ids:
+            tx.run(
+                "INSERT INTO feedback (hash_id, partner_id, value, tags, at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (hash_id, partner_id) DO UPDATE SET value = excluded.value, tags = excluded.tags,"
+                " at = excluded.at",
+                (hash_id, partner_id, feedback, tags, tx.now),
+            )
+            # Other partners see the new feedback on their next fetch.
+            tx.run("UPDATE hashes SET last_modified = ? WHERE id = ?", (tx.now, hash_id))
+    return not_found
+
+
+async def submit_feedback(request: Request) -> JSONResponse:
+    partner_id, _ = await authenticate(request)
+    body = fields(await read_json(request, PARTNER_BODY_LIMIT), "the body", ("hashFeedbacks",), ("count",))
+    raw = body["hashFeedbacks"]
+    if not isinstance(raw, list) or len(raw) > MAX_FEEDBACKS:
+        raise bad_request("invalid_type", f"hashFeedbacks must be a list of at most {MAX_FEEDBACKS}")
+    if "count" in body and (not is_int(body["count"]) or body["count"] != len(raw)):
+        raise bad_request("invalid_count", "count must be the number of hashFeedbacks")
+    items = [_parse_feedback(item, f"hashFeedbacks[{i}]") for i, item in enumerate(raw)]
+    not_found = await bank_of(request).store.write(_apply_feedback, partner_id, items)
+    return JSONResponse({"count": len(items) - len(not_found), "notFound": not_found})
+
+
+# -- key management (python -m hashbank partner ...) --------------------------------------------
+
+
+def _add(tx: Tx, name: str, subscription_hash: str, function_hash: str) -> bool:
+    if tx.one("SELECT 1 FROM partners WHERE name = ?", (name,)):
+        return False
+    tx.run(
+        "INSERT INTO partners (name, subscription_key_hash, function_key_hash, created_at) VALUES (?, ?, ?, ?)",
+        (name, subscription_hash, function_hash, tx.now),
+    )
+    return True
+
+
+def add_partner(store: Store, name: str) -> dict[str, str]:
+    """Create a partner; its keys are returned here once and only their hashes are kept."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError("a partner name is 1-64 letters, digits, spaces, '.', '_' or '-', not starting with a symbol")
+    subscription, function = credentials.new_partner_key(), credentials.new_partner_key()
+    if not store.write_sync(_add, name, credentials.key_hash(subscription), credentials.key_hash(function)):
+        raise ValueError(f"a partner named {name!r} exists already")
+    return {"name": name, "subscription_key": subscription, "function_key": function}
+
+
+def list_partners(store: Store) -> list[dict[str, Any]]:
+    rows = store.read_sync(lambda tx: tx.all("SELECT name, created_at, revoked_at FROM partners ORDER BY name"))
+    return [{"name": name, "created": iso(created), "revoked": iso(revoked)} for name, created, revoked in rows]
+
+
+def revoke_partner(store: Store, name: str) -> None:
+    def revoke(tx: Tx) -> int:
+        return tx.run("UPDATE partners SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (tx.now, name))
+
+    if not store.write_sync(revoke):
+        raise ValueError(f"no partner named {name!r} with keys in force")

@@ -1,0 +1,128 @@
+"""Strict request parsing: bounded body, JSON without duplicate keys, no unknown fields."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from localhash.errors import LocalhashError
+from localhash.hashtypes import HASH_TYPES
+
+from .credentials import PIN_PATTERN
+from .errors import ApiError, bad_request
+
+VICTIM_BODY_LIMIT = 64 * 1024
+PARTNER_BODY_LIMIT = 1024 * 1024
+MAX_HASHES = 200
+CASE_HASH_TYPES = ("pdq", "md5", "sha256")  # what the site sends; vpdq later
+CONSENTS = ("adult", "depicted", "intimate", "share_hashes")
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Duplicate("a key appears twice in one object")
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON body, read no further than `limit` bytes."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+    too_large = ApiError(413, "too_large", f"the request body must be at most {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except _Duplicate as exc:
+        raise bad_request("bad_json", str(exc)) from None
+    except (ValueError, RecursionError):
+        raise bad_request("bad_json", "the body is not valid JSON (UTF-8)") from None
+
+
+def fields(value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    """`value` as an object with exactly the given keys (the optional ones may be absent)."""
+    if not isinstance(value, dict):
+        raise bad_request("invalid_type", f"{where} must be a JSON object")
+    unknown = sorted(set(value) - set(required) - set(optional))
+    if unknown:
+        raise bad_request("unknown_field", f"{where} has an unknown field {unknown[0]!r:.60}")
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise bad_request("missing_field", f"{where} needs the field {missing[0]!r}")
+    return value
+
+
+def pin_of(body: dict) -> str:
+    pin = body["pin"]
+    if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
+        raise bad_request("invalid_pin", "pin must be a string of 6 to 32 digits")
+    return pin
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    pin: str
+    hashes: tuple[tuple[str, str, int | None], ...]  # (type, canonical value, quality), no repeats
+
+    def canonical(self) -> bytes:
+        """What a retry must repeat exactly to count as the same submission."""
+        return json.dumps([self.pin, sorted(self.hashes, key=lambda h: (h[0], h[1]))]).encode()
+
+
+def parse_case(body: Any) -> CaseRequest:
+    body = fields(body, "the body", ("pin", "hashes", "consent"))
+    pin = pin_of(body)
+    consent = fields(body["consent"], "consent", CONSENTS)
+    for key in CONSENTS:
+        if consent[key] is not True:
+            raise ApiError(422, "consent_required", f"consent.{key} must be true: every consent is needed")
+    raw = body["hashes"]
+    if not isinstance(raw, list):
+        raise bad_request("invalid_type", "hashes must be a list")
+    if not raw:
+        raise bad_request("no_hashes", "hashes must hold at least one hash")
+    if len(raw) > MAX_HASHES:
+        raise bad_request("too_many_hashes", f"at most {MAX_HASHES} hashes per case")
+    seen: dict[tuple[str, str], int | None] = {}
+    for index, item in enumerate(raw):
+        where = f"hashes[{index}]"
+        item = fields(item, where, ("type", "value"), ("quality",))
+        kind = item["type"]
+        if kind not in CASE_HASH_TYPES:
+            raise bad_request("unsupported_type", f"{where}.type must be one of {', '.join(CASE_HASH_TYPES)}")
+        try:
+            value = HASH_TYPES[kind].validate(item["value"])
+        except LocalhashError as exc:
+            raise bad_request("invalid_hash", f"{where}: {exc.message}") from None
+        quality = item.get("quality")
+        if "quality" in item:
+            if kind != "pdq":
+                raise bad_request("unknown_field", f"{where}: quality applies to pdq hashes only")
+            if not is_int(quality) or not 0 <= quality <= 100:
+                raise bad_request("invalid_quality", f"{where}.quality must be an integer from 0 to 100")
+        seen.setdefault((kind, value), quality)
+    return CaseRequest(pin, tuple((kind, value, quality) for (kind, value), quality in seen.items()))
