@@ -13,6 +13,7 @@
       this.pending = new Map(); // id -> {blob, options, resolve, onProgress}
       this.running = null;
       this.stage = "idle";
+      this.stageLog = []; // [{stage, ms since navigation}], for the benchmark and the tests
       this.listeners = new Set();
       this.start();
     }
@@ -47,6 +48,7 @@
 
     setStage(stage) {
       this.stage = stage;
+      this.stageLog.push({ stage, ms: Math.round(performance.now()) });
       for (const listener of this.listeners) listener(stage);
     }
 
@@ -94,7 +96,11 @@
     // The Blob is handed to the worker by reference: its bytes are read there, never copied here.
     hashFile(blob, options = {}, onProgress = null) {
       const id = this.nextId++;
-      const clean = { dihedral: Boolean(options.dihedral), mode: options.mode === "reference-cli" ? "reference-cli" : "full" };
+      const clean = {
+        dihedral: Boolean(options.dihedral),
+        mode: options.mode === "reference-cli" ? "reference-cli" : "full",
+        decoder: options.decoder === "pillow" ? "pillow" : "browser", // "pillow": measure Pyodide's libjpeg
+      };
       return new Promise((resolve) => {
         this.pending.set(id, { blob, options: clean, resolve, onProgress: onProgress || options.onProgress });
         this.worker.postMessage({ id, type: "hash", blob, options: clean });
@@ -104,12 +110,14 @@
 
   // Started right after first paint: the page never waits for Pyodide.
   const hasher = new Hasher(new URL("worker.js", document.currentScript.src));
-  window.localhash = Object.assign(window.localhash || {}, {
-    get ready() {
-      return hasher.ready;
-    },
-    hashFile: (blob, options) => hasher.hashFile(blob, options),
-    onStage: (listener) => hasher.onStage(listener),
-    restartWorker: () => hasher.restart("worker_restarted", "the worker was restarted"),
+  // defineProperties, not Object.assign: `ready` and `stageLog` must stay live getters (a restart
+  // replaces the worker and its ready promise).
+  window.localhash = window.localhash || {};
+  Object.defineProperties(window.localhash, {
+    ready: { get: () => hasher.ready, enumerable: true },
+    stageLog: { get: () => hasher.stageLog.slice(), enumerable: true },
+    hashFile: { value: (blob, options) => hasher.hashFile(blob, options), enumerable: true },
+    onStage: { value: (listener) => hasher.onStage(listener), enumerable: true },
+    restartWorker: { value: () => hasher.restart("worker_restarted", "the worker was restarted"), enumerable: true },
   });
 })();
