@@ -40,7 +40,9 @@ def hex_of(n: int, digits: int) -> str:
 
 
 def case_body(hashes: list[dict] | None = None, pin: str = "246810", **extra) -> dict:
-    body = {"pin": pin, "hashes": [{"type": "pdq", "value": "a" * 64, "quality": 90}] if hashes is None else hashes, "consent": CONSENT}
+    if hashes is None:
+        hashes = [{"type": "pdq", "value": "a" * 64, "quality": 90}]
+    body = {"pin": pin, "hashes": hashes, "consent": CONSENT}
     return {**body, **extra}
 
 
@@ -74,9 +76,7 @@ class LiveBank:
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(config), host="127.0.0.1", port=self.port, access_log=False, log_level="warning"
-            )
+            uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, access_log=False, log_level="warning")
         )
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 

@@ -29,9 +29,10 @@ def ensure_installed() -> Path:
     if bin_dir:
         return bin_dir
     if os.geteuid() != 0:
-        raise PostgresUnavailable("PostgreSQL is not installed and installing it needs root: apt-get install postgresql")
+        raise PostgresUnavailable("PostgreSQL is missing; installing it needs root (apt-get install postgresql)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]):
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]
+    for cmd in (["apt-get", "update", "-q"], install):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise PostgresUnavailable(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")

@@ -258,9 +258,7 @@ def test_the_limiter_keeps_no_address():
 def test_cors_only_for_configured_mirrors(make_bank):
     bank = make_bank(cors_origins=("https://mirror.example",))
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-    ok = bank.http.options(
-        bank.url + "/api/v1/cases", headers={"Origin": "https://mirror.example", **preflight}
-    )
+    ok = bank.http.options(bank.url + "/api/v1/cases", headers={"Origin": "https://mirror.example", **preflight})
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://mirror.example"
     other = bank.http.options(bank.url + "/api/v1/cases", headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in other.headers
