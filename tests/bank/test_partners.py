@@ -1,0 +1,262 @@
+"""The partner API, read by Meta's own python-threatexchange StopNCII client, unmodified."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import requests
+from threatexchange.exchanges.clients.stopncii.api import (
+    StopNCIIAPI,
+    StopNCIICaseStatus,
+    StopNCIICSPFeedbackValue,
+    StopNCIIEndpoint,
+    StopNCIISignalType,
+)
+from threatexchange.exchanges.impl.stop_ncii_api import _get_delta_mapping
+
+from .conftest import hex_of, partner_headers
+
+
+def client_for(bank, keys: dict[str, str]) -> StopNCIIAPI:
+    return StopNCIIAPI(
+        keys["subscription_key"],
+        keys["function_key"],
+        additional_function_keys={StopNCIIEndpoint.SubmitFeedback: keys["function_key"]},
+        base_url_override=bank.url + "/v1",
+    )
+
+
+def everything(client: StopNCIIAPI, start: int = StopNCIIAPI.DEFAULT_START_TIME) -> tuple[dict, list]:
+    """The client's documented way to read the whole stream: later records replace earlier ones."""
+    pages = list(client.fetch_hashes_iter(start_timestamp=start))
+    records = {(r.signalType, r.hashValue): r for page in pages for r in page.hashRecords}
+    return records, pages
+
+
+def pdq(i: int) -> dict:
+    return {"type": "pdq", "value": hex_of(i, 64), "quality": 100}
+
+
+def test_the_client_fetches_every_page_and_its_feedback_reaches_the_victim(bank):
+    keys = bank.add_partner("Example Platform")
+    # 12 cases x 100 hashes = 1,200 records: two pages of the client's default 800.
+    cases = [bank.new_case([pdq(c * 100 + i) for i in range(100)]) for c in range(12)]
+    md5_case = bank.new_case([{"type": "md5", "value": "e" * 32}, {"type": "sha256", "value": "f" * 64}])
+    client = client_for(bank, keys)
+    records, pages = everything(client)
+
+    assert [len(p.hashRecords) for p in pages] == [800, 401]
+    assert [p.hasMoreRecords for p in pages] == [True, False]
+    assert len(records) == 1201  # SHA-256 is not in the StopNCII enum: not sent unless asked for
+    md5 = records[(StopNCIISignalType.VideoMD5, "e" * 32)]
+    assert md5.hashStatus == StopNCIICaseStatus.Active
+    for record in records.values():
+        (case_key,) = record.caseNumbers
+        assert str(uuid.UUID(case_key)) == case_key  # an internal UUID ...
+        assert case_key not in cases + [md5_case]  # ... never the victim's case number
+        assert record.caseNumbers[case_key] == StopNCIICaseStatus.Active
+    assert all(record.lastModtimestamp > 0 for record in records.values())
+
+    # Fetching activated every case; then the platform blocks one hash and reviews another.
+    assert bank.status(cases[0]).json()["status"] == "active"
+    client.submit_feedback(StopNCIISignalType.ImagePDQ, hex_of(0, 64), StopNCIICSPFeedbackValue.Blocked, {"ncii"})
+    client.submit_feedback(StopNCIISignalType.ImagePDQ, hex_of(1, 64), StopNCIICSPFeedbackValue.PendingReview)
+    client.submit_feedback(StopNCIISignalType.VideoMD5, "e" * 32, StopNCIICSPFeedbackValue.NotBlocked)
+    hashes = bank.status(cases[0]).json()["hashes"]
+    first, second = hashes[0]["feedback"], hashes[1]["feedback"]
+    assert first[0]["partner"] == "Example Platform" and first[0]["result"] == "blocked"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first[0]["at"])
+    assert second[0]["result"] == "pending" and second[0]["at"] is not None
+    assert bank.status(md5_case).json()["hashes"][0]["feedback"][0]["result"] == "not_blocked"
+
+    # The feedback is part of the record: the next fetch from the checkpoint carries it.
+    again, _ = everything(client, pages[-1].nextSetTimestamp)
+    feedback = again[(StopNCIISignalType.ImagePDQ, hex_of(0, 64))].CSPFeedbacks
+    assert [(f.source, f.feedbackValue, f.tags) for f in feedback] == [
+        ("Example Platform", StopNCIICSPFeedbackValue.Blocked, {"ncii"})
+    ]
+
+
+def test_withdrawn_hashes_come_back_as_withdrawn_unless_another_case_holds_them(bank):
+    keys = bank.add_partner()
+    shared, own = pdq(1), pdq(2)
+    withdrawn = bank.new_case([shared, own])
+    keeper = bank.new_case([shared])
+    client = client_for(bank, keys)
+    _, pages = everything(client)
+    checkpoint = pages[-1].nextSetTimestamp
+    assert bank.withdraw(withdrawn).status_code == 200
+
+    records, _ = everything(client, checkpoint)
+    gone = records[(StopNCIISignalType.ImagePDQ, own["value"])]
+    kept = records[(StopNCIISignalType.ImagePDQ, shared["value"])]
+    assert gone.hashStatus == StopNCIICaseStatus.Withdrawn
+    assert list(gone.caseNumbers.values()) == [StopNCIICaseStatus.Withdrawn]
+    assert kept.hashStatus == StopNCIICaseStatus.Active
+    assert sorted(s.value for s in kept.caseNumbers.values()) == ["Active", "Withdrawn"]
+
+    # Known bug in threatexchange 1.2.17 (exchanges/impl/stop_ncii_api.py, _get_delta_mapping):
+    # it compares record.hashValue, not record.hashStatus, with Withdrawn/Deleted, so a
+    # withdrawn hash is never deleted on the platform's side. We send hashStatus correctly;
+    # platforms must check it themselves (README).
+    assert _get_delta_mapping(gone)[1] is not None  # the client keeps it: the bug is still there
+    assert bank.status(keeper).json()["status"] == "active"
+
+    bank.withdraw(keeper)
+    records, _ = everything(client, checkpoint)
+    assert records[(StopNCIISignalType.ImagePDQ, shared["value"])].hashStatus == StopNCIICaseStatus.Withdrawn
+
+
+def test_a_resubmitted_hash_is_published_again_with_both_cases(bank):
+    keys = bank.add_partner()
+    bank.withdraw(bank.new_case([pdq(7)]))
+    bank.new_case([{**pdq(7), "value": hex_of(7, 64).upper()}])
+    records, _ = everything(client_for(bank, keys))
+    record = records[(StopNCIISignalType.ImagePDQ, hex_of(7, 64))]
+    assert record.hashStatus == StopNCIICaseStatus.Active and len(record.caseNumbers) == 2
+
+
+def test_keys(bank):
+    keys = bank.add_partner("Platform")
+    bank.new_case()
+    assert bank.fetch(keys).status_code == 200
+    missing = bank.http.get(bank.url + "/v1/FetchHashes")
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
+    only_one = bank.http.get(bank.url + "/v1/FetchHashes", headers={"x-functions-key": keys["function_key"]})
+    assert only_one.status_code == 401
+    wrong_function = {**keys, "function_key": keys["subscription_key"]}
+    assert bank.fetch(wrong_function).status_code == 401
+    wrong_subscription = {**keys, "subscription_key": keys["function_key"]}
+    assert bank.fetch(wrong_subscription).status_code == 401
+    feedback = {"count": 1, "hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Blocked"}]}
+    assert bank.post("/v1/SubmitFeedback", feedback).status_code == 401
+
+    from hashbank.partners import revoke_partner
+    from hashbank.store import Store
+
+    store = Store(bank.config.database, read_threads=1)
+    revoke_partner(store, "Platform")
+    store.close()
+    revoked = bank.fetch(keys)
+    assert revoked.status_code == 403 and revoked.json()["error"]["code"] == "revoked"
+    assert bank.post("/v1/SubmitFeedback", feedback, headers=partner_headers(keys)).status_code == 403
+    with pytest.raises(requests.HTTPError) as raised:
+        client_for(bank, keys).fetch_hashes()
+    assert raised.value.response.status_code == 403
+
+
+def test_pages_are_disjoint_complete_and_stable_under_writes(bank):
+    keys = bank.add_partner()
+    for c in range(5):
+        bank.new_case([pdq(c * 10 + i) for i in range(10)])
+    seen, token, pages = [], None, 0
+    while True:
+        params = {"startTimestamp": 10, "pageSize": 7, **({"nextPageToken": token} if token else {})}
+        page = bank.fetch(keys, **params).json()
+        pages += 1
+        assert page["count"] == len(page["hashRecords"]) <= 7
+        seen += [r["hashValue"] for r in page["hashRecords"]]
+        if pages == 2:  # a new case arrives mid-walk: it is delivered at the end of this walk
+            bank.new_case([pdq(999)])
+        if not page["hasMoreRecords"]:
+            assert page["nextPageToken"] is None
+            break
+        token = page["nextPageToken"]
+    assert len(seen) == len(set(seen)) == 51
+    stamps = [r["lastModtimestamp"] for r in bank.fetch(keys, pageSize=1000).json()["hashRecords"]]
+    assert stamps == sorted(stamps)
+
+
+def test_fetch_parameters(bank):
+    keys = bank.add_partner()
+    bank.new_case([pdq(1), {"type": "sha256", "value": "f" * 64}])
+    future = bank.fetch(keys, startTimestamp=2**40).json()
+    assert future["count"] == 0 and future["hasMoreRecords"] is False and future["nextSetTimestamp"] == 2**40
+    everything_ = bank.fetch(keys, pageSize=10**9).json()  # served as the largest page
+    assert everything_["count"] == 1
+    with_sha = bank.fetch(keys, signalTypes="ImagePDQ,SHA256").json()
+    assert sorted(r["signalType"] for r in with_sha["hashRecords"]) == ["ImagePDQ", "SHA256"]
+    for bad in (
+        {"pageSize": 0},
+        {"pageSize": "ten"},
+        {"startTimestamp": -1},
+        {"nextPageToken": "not-a-token"},
+        {"signalTypes": "ImagePDQ,Video"},
+    ):
+        response = bank.fetch(keys, **bad)
+        assert response.status_code == 400, bad
+        assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_checkpoint_stays_behind_recent_writes(bank):
+    keys = bank.add_partner()
+    bank.new_case()
+    page = bank.fetch(keys, startTimestamp=10).json()
+    newest = page["hashRecords"][-1]["lastModtimestamp"]
+    # Never past a second in which a write may still commit: a later fetch from the checkpoint
+    # sees everything again rather than miss something.
+    assert 10 <= page["nextSetTimestamp"] <= newest
+
+
+def test_feedback_tolerates_the_clients_enum_strings_and_reports_unknown_hashes(bank):
+    keys = bank.add_partner("P")
+    number = bank.new_case([pdq(5)])
+    body = {
+        "count": 2,
+        "hashFeedbacks": [
+            # python-threatexchange's SubmitHashes sends str(enum) ("StopNCIISignalType.ImagePDQ")
+            # instead of its value; we accept both spellings.
+            {
+                "hashValue": hex_of(5, 64).upper(),
+                "signalType": "StopNCIISignalType.ImagePDQ",
+                "feedbackValue": "Blocked",
+            },
+            {"hashValue": "9" * 64, "feedbackValue": "StopNCIICSPFeedbackValue.NotBlocked", "tags": ["a", "a"]},
+        ],
+    }
+    response = bank.post("/v1/SubmitFeedback", body, headers=partner_headers(keys))
+    assert response.status_code == 200
+    assert response.json() == {"count": 1, "notFound": ["9" * 64]}
+    assert bank.status(number).json()["hashes"][0]["feedback"][0]["result"] == "blocked"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"count": 2, "hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Blocked"}]},
+        {"hashFeedbacks": [{"hashValue": "a" * 63, "feedbackValue": "Blocked"}]},
+        {"hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Liked"}]},
+        {"hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Blocked", "signalType": "PDQ"}]},
+        {"hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Blocked", "tags": "x"}]},
+        {"hashFeedbacks": [{"hashValue": "a" * 64, "feedbackValue": "Blocked", "extra": 1}]},
+        {"hashFeedbacks": "all"},
+        {"feedback": []},
+    ],
+)
+def test_feedback_is_validated(bank, body):
+    keys = bank.add_partner()
+    response = bank.post("/v1/SubmitFeedback", body, headers=partner_headers(keys))
+    assert response.status_code == 400, response.text
+
+
+def test_partner_keys_and_case_numbers_are_not_stored_in_plain(bank):
+    import pathlib
+
+    keys = bank.add_partner("Stored")
+    number = bank.new_case(pin="97531864")
+    if not bank.config.database.startswith("postgresql"):
+        raw = b"".join(p.read_bytes() for p in pathlib.Path(bank.config.database).parent.glob("bank.sqlite3*"))
+        for secret in (keys["subscription_key"], keys["function_key"], number, number.replace("-", ""), "97531864"):
+            assert secret.encode() not in raw
+        assert b"Stored" in raw  # the file is readable: the search above is not vacuous
+    else:
+        from hashbank.store import Store
+
+        store = Store(bank.config.database, read_threads=1)
+        dump = str(store.read_sync(lambda tx: [tx.all(f"SELECT * FROM {t}") for t in ("cases", "partners", "hashes")]))
+        store.close()
+        for secret in (keys["subscription_key"], keys["function_key"], number, "97531864"):
+            assert secret not in dump
+        assert "Stored" in dump
