@@ -52,10 +52,28 @@ def netlify_headers_file(endpoint: str) -> str:
 
 
 def nginx_snippet(endpoint: str) -> str:
+    """For the server (or `location`) block serving dist/ with `root`.
+
+    A `types { }` block there would replace the whole MIME map (index.html would become
+    application/octet-stream), so .mjs and .wasm get nested locations of their own. add_header is
+    inherited only by blocks that have none of their own: hence one place for all of them.
+    """
     body = "\n".join(f'add_header {k} "{v}" always;' for k, v in security_headers(endpoint).items())
-    return f"# inside the server/location block serving dist/\n{body}\ntypes {{ application/wasm wasm; }}\n"
+    return (
+        "# in the server (or location) block serving dist/ with `root`, after `include mime.types;`\n"
+        f"{body}\n"
+        "# module scripts must be JavaScript, and loadPyodide hangs on .wasm of another type;\n"
+        "# nested locations, because a `types` block here would replace the whole MIME map\n"
+        "location ~ \\.mjs$ { types { text/javascript mjs; } }\n"
+        "location ~ \\.wasm$ { types { application/wasm wasm; } }\n"
+    )
 
 
 def apache_snippet(endpoint: str) -> str:
     body = "\n".join(f'Header always set {k} "{v}"' for k, v in security_headers(endpoint).items())
-    return f"# .htaccess in dist/ (needs mod_headers)\n{body}\nAddType application/wasm .wasm\n"
+    return (
+        "# in the <VirtualHost> or <Directory> serving dist/ (needs mod_headers)\n"
+        f"{body}\n"
+        "AddType text/javascript .mjs\n"
+        "AddType application/wasm .wasm\n"
+    )

@@ -1,4 +1,4 @@
-"""Machine setup for `build.py test`: Debian's browsers and npm via apt, node_modules/ as package-lock.json pins it."""
+"""Machine setup for `build.py test`: browsers, nginx and npm from apt; node_modules/ as package-lock.json pins it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-# The browsers the tests drive, by the path they are launched from (Debian packages).
-BROWSERS = {"/usr/bin/chromium": "chromium", "/usr/bin/firefox-esr": "firefox-esr"}
+# What the site tests run, by the path they start it from, and the Debian package that has it:
+# the two browsers, and nginx for the README's mirror snippet.
+SYSTEM_PACKAGES = {
+    "/usr/bin/chromium": "chromium",
+    "/usr/bin/firefox-esr": "firefox-esr",
+    "/usr/sbin/nginx": "nginx-light",
+}
 NPM_CI = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
 
 Runner = Callable[..., subprocess.CompletedProcess]
@@ -25,28 +30,28 @@ def _log(message: str) -> None:
 
 
 def missing_packages(
-    browsers: dict[str, str] = BROWSERS,
+    programs: dict[str, str] = SYSTEM_PACKAGES,
     exists: Callable[[str], bool] = os.path.exists,
     which: Callable[[str], str | None] = shutil.which,
 ) -> list[str]:
-    missing = [package for path, package in browsers.items() if not exists(path)]
+    missing = [package for path, package in programs.items() if not exists(path)]
     if which("npm") is None:  # Debian 12's nodejs 18 is new enough for puppeteer-core (node >= 18)
         missing += ["nodejs", "npm"]
     return missing
 
 
 def ensure_system_packages(
-    browsers: dict[str, str] = BROWSERS,
+    programs: dict[str, str] = SYSTEM_PACKAGES,
     run: Runner = subprocess.run,
     exists: Callable[[str], bool] = os.path.exists,
     which: Callable[[str], str | None] = shutil.which,
 ) -> list[str]:
-    """apt-get install the browsers (and npm) that are absent; nothing runs when all are there.
+    """apt-get install what is absent (browsers, nginx, npm); nothing runs when all are there.
 
     `apt-get update` runs only when the install fails, so a machine with fresh package lists
     makes no extra round trip. Returns the packages installed.
     """
-    missing = missing_packages(browsers, exists, which)
+    missing = missing_packages(programs, exists, which)
     if not missing:
         return []
     sudo = ["sudo"] if hasattr(os, "geteuid") and os.geteuid() != 0 and shutil.which("sudo") else []
@@ -57,7 +62,7 @@ def ensure_system_packages(
         _log("install failed; updating the package lists and trying again")
         run([*sudo, "apt-get", "update"], env=env, check=True)
         run(install, env=env, check=True)
-    still = missing_packages(browsers, exists, which)
+    still = missing_packages(programs, exists, which)
     if still:
         raise SetupError(f"apt-get installed {missing} but these are still missing: {still}")
     return missing

@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from site_build import pyodide_assets
 from site_build.dist import build, sri
 from site_build.pins import CORE_SHA256
-
 from tests.conftest import ROOT
 
 NPM_PYODIDE = ROOT / "node_modules" / "pyodide"

@@ -1,0 +1,189 @@
+"""Serving dist/: MIME types and CSP headers, `build.py serve`, any sub-path, and the README's mirror snippets."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import localhash
+from site_build import headers
+from tests.conftest import PDQ_IMAGES, ROOT, require_corpus
+from tests.site.conftest import Server, hash_in_page
+
+CSP = headers.content_security_policy("api/", for_header=True)
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+def test_wasm_is_served_as_application_wasm_and_modules_as_javascript(site):
+    status, head, body = fetch(site.url + "pyodide/pyodide.asm.wasm")
+    assert status == 200 and head["content-type"] == "application/wasm"
+    assert body[:4] == b"\0asm"
+    for module in ("worker.js", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"):
+        assert fetch(site.url + module)[1]["content-type"] == "text/javascript", module
+
+
+@pytest.mark.parametrize("path", ["", "index.html", "worker.js"])
+def test_csp_header_with_frame_ancestors_is_on_the_page_and_the_worker(site, path):
+    _, head, _ = fetch(site.url + path)
+    assert head["content-security-policy"] == CSP
+    assert "frame-ancestors 'none'" in head["content-security-policy"]
+    assert head["x-content-type-options"] == "nosniff"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> str:
+    """Poll url until it answers; fail with the server's log when it exits or stays silent."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fetch(url)
+            return url
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None, f"the server exited early:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"no answer from {url} within {seconds} s:\n{log.read_text()}"
+            time.sleep(0.2)
+
+
+def test_build_py_serve_builds_and_serves_the_site(tmp_path):
+    port = free_port()
+    out = tmp_path / "dist"
+    log = tmp_path / "serve.log"
+    with open(log, "w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "build.py", "--out", str(out), "serve", "--port", str(port)],
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = wait_until_up(f"http://127.0.0.1:{port}/", server, log)
+        status, head, body = fetch(url)
+        assert status == 200 and b"window.localhash" not in body and b"<title>localhash" in body
+        assert head["content-security-policy"] == CSP
+        assert fetch(url + "pyodide/pyodide.asm.wasm")[1]["content-type"] == "application/wasm"
+        assert (out / "manifest.json").exists()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_site_works_from_a_sub_path(dist, browser, tmp_path):
+    """Served as /mirror/sub/ of some host, the page loads, the worker boots and hashes: every path is relative."""
+    require_corpus()
+    shutil.copytree(dist, tmp_path / "mirror" / "sub")
+    server = Server(tmp_path, prefix="mirror/sub/")
+    context = browser.new_context()
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        page.evaluate("window.localhash.ready")
+        data = (PDQ_IMAGES / "pytx-resources" / "LA.png").read_bytes()
+        assert hash_in_page(page, data) == localhash.hash_bytes(data)
+    finally:
+        context.close()
+        server.close()
+    assert any(url.endswith("/mirror/sub/pyodide/pyodide.asm.wasm") for url in requests), "the worker's requests"
+    outside = [url for url in requests if not url.startswith(server.url)]
+    assert outside == [], "every request stays under the sub-path"
+
+
+# --- the README's "Mirroring the site" section -------------------------------------------------
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"README.md has no '## {title}' section"
+    return match.group(1)
+
+
+def code_blocks(section: str) -> list[str]:
+    return re.findall(r"^```[a-z]*\n(.*?)^```$", section, re.M | re.S)
+
+
+NGINX = Path("/usr/sbin/nginx")
+NGINX_CONF = """daemon off;
+master_process off;
+pid {tmp}/nginx.pid;
+events {{}}
+http {{
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log off;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp};
+  scgi_temp_path {tmp};
+  server {{
+    listen 127.0.0.1:{port};
+{site}
+  }}
+}}
+"""
+
+
+@pytest.mark.parametrize("where", ["server", "sub-path location"])
+def test_readme_nginx_snippet_serves_the_right_types_and_headers(dist, tmp_path, where):
+    """Real nginx with the snippet as the README prints it: at the server level, and in a sub-path location."""
+    if not NGINX.exists():
+        pytest.fail(f"{NGINX} is missing: `python3 build.py test` installs Debian's nginx-light")
+    snippet = headers.nginx_snippet("api/")
+    if where == "server":
+        site, prefix = f"    root {dist};\n{snippet}", ""
+    else:
+        (tmp_path / "www" / "mirror").mkdir(parents=True)
+        (tmp_path / "www" / "mirror" / "sub").symlink_to(dist)
+        site, prefix = f"    location /mirror/sub/ {{\n      root {tmp_path / 'www'};\n{snippet}    }}\n", "mirror/sub/"
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, site=site))
+    log = tmp_path / "error.log"
+    nginx = subprocess.Popen([NGINX, "-e", log, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        url = wait_until_up(f"http://127.0.0.1:{port}/{prefix}", nginx, log)
+        expected_types = {
+            "": "text/html",
+            "index.html": "text/html",
+            "worker.js": "application/javascript",
+            "pyodide/pyodide.mjs": "text/javascript",
+            "pyodide/pyodide.asm.wasm": "application/wasm",
+            "pyodide/pyodide-lock.json": "application/json",
+            "style.css": "text/css",
+        }
+        for path, content_type in expected_types.items():
+            _, head, _ = fetch(url + path)
+            assert head["content-type"].split(";")[0] == content_type, path
+            assert head["content-security-policy"] == CSP, path
+            assert head["x-content-type-options"] == "nosniff", path
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def test_readme_snippets_are_what_headers_py_generates():
+    blocks = code_blocks(readme_section("Mirroring the site"))
+    assert headers.netlify_headers_file("api/") in blocks
+    assert headers.nginx_snippet("api/") in blocks
+    assert headers.apache_snippet("api/") in blocks
