@@ -51,6 +51,14 @@ def venv_env() -> dict[str, str]:
 
 
 def cmd_test(extra: list[str]) -> int:
+    from site_build.system import SetupError, ensure_node_modules, ensure_system_packages
+
+    try:  # the browsers (and nginx) the site tests drive, and node_modules/ as package-lock.json pins it
+        ensure_system_packages()
+        ensure_node_modules(ROOT)
+    except (SetupError, subprocess.CalledProcessError) as exc:
+        log(f"setup failed: {exc}")
+        return 1
     python = ensure_venv()
     run([python, "-m", "ruff", "check", *LINTED])
     run([python, "-m", "ruff", "format", "--check", *LINTED])
