@@ -73,10 +73,11 @@ def cmd_bench(extra: list[str]) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from site_build.dist import build
     from site_build.pyodide_assets import AssetError
+    from site_build.system import SetupError
 
     try:
         out = build(ROOT, Path(args.out).resolve(), args.endpoint)
-    except AssetError as exc:
+    except (AssetError, SetupError) as exc:  # a missing/tampered file, or npm ci failing: a message, no traceback
         log(f"build failed: {exc}")
         return 1
     log(f"built {out} (check it with: python3 build.py verify {args.out})")
