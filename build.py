@@ -65,9 +65,18 @@ def cmd_test(extra: list[str]) -> int:
     return subprocess.run([str(python), "-m", "pytest", *extra], cwd=ROOT, env=venv_env()).returncode
 
 
+BENCHMARKS = ["native.py", "browser.py", "bank.py"]
+
+
 def cmd_bench(extra: list[str]) -> int:
     python = ensure_venv()
-    return subprocess.run([str(python), str(ROOT / "bench" / "native.py"), *extra], cwd=ROOT, env=venv_env()).returncode
+    status = 0
+    for script in (s for s in BENCHMARKS if (ROOT / "bench" / s).exists()):
+        print(f"\n=== bench/{script} ===", flush=True)
+        status |= subprocess.run(
+            [str(python), str(ROOT / "bench" / script), *extra], cwd=ROOT, env=venv_env()
+        ).returncode
+    return status
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -30,7 +30,9 @@
         event.preventDefault();
         this.restart("worker_crashed", event.message || "the hashing worker stopped");
       };
-      for (const [id, job] of this.pending) this.worker.postMessage({ id, type: "hash", blob: job.blob, options: job.options });
+      for (const [id, job] of this.pending) {
+        this.worker.postMessage(job.kind === "memory" ? { id, type: "memory" } : { id, type: "hash", blob: job.blob, options: job.options });
+      }
     }
 
     restart(code, message) {
@@ -77,6 +79,10 @@
             this.start();
           }
           break;
+        case "memory":
+          this.pending.get(message.id)?.resolve(message.bytes);
+          this.pending.delete(message.id);
+          break;
         case "fatal":
           this.worker.terminate();
           this.start();
@@ -90,6 +96,15 @@
       if (!job) return;
       this.pending.delete(id);
       job.resolve(record);
+    }
+
+    // The worker's wasm heap in bytes (it only grows): for the benchmark.
+    wasmHeapBytes() {
+      const id = this.nextId++;
+      return new Promise((resolve) => {
+        this.pending.set(id, { blob: null, options: null, resolve, kind: "memory" });
+        this.worker.postMessage({ id, type: "memory" });
+      });
     }
 
     // Resolves to the record `python -m localhash hash` prints for the same file (without "file").
@@ -119,5 +134,6 @@
     hashFile: { value: (blob, options) => hasher.hashFile(blob, options), enumerable: true },
     onStage: { value: (listener) => hasher.onStage(listener), enumerable: true },
     restartWorker: { value: () => hasher.restart("worker_restarted", "the worker was restarted"), enumerable: true },
+    wasmHeapBytes: { value: () => hasher.wasmHeapBytes(), enumerable: true },
   });
 })();

@@ -7,6 +7,7 @@ const CHUNK_BYTES = 8 * 1024 * 1024; // videos are read in 8 MiB slices: memory 
 const SNIFF_BYTES = 16;
 
 let entry = null; // the Python module localhash.browser
+let runtime = null; // the Pyodide instance, for the heap size the benchmark reads
 
 function post(message) {
   self.postMessage(message);
@@ -26,6 +27,7 @@ async function boot() {
   post({ type: "progress", stage: "localhash" });
   await pyodide.loadPackage(["localhash"], quiet);
   entry = pyodide.pyimport("localhash.browser");
+  runtime = pyodide;
   post({ type: "ready" });
 }
 
@@ -109,6 +111,10 @@ async function browserDecode(blob) {
 }
 
 async function handle({ id, type, blob, options }) {
+  if (type === "memory") {
+    post({ type: "memory", id, bytes: runtime._module.HEAPU8.byteLength });
+    return;
+  }
   if (type !== "hash") {
     post({ type: "result", id, record: { ok: false, error: { code: "bad_request", message: `unknown message type ${type}` } } });
     return;
