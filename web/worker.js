@@ -23,10 +23,11 @@ async function boot() {
   });
   const quiet = { messageCallback: () => {}, errorCallback: (m) => console.warn(m), checkIntegrity: true };
   post({ type: "progress", stage: "packages" });
-  await pyodide.loadPackage(["numpy", "pillow"], quiet);
+  // One call: the three wheels download and install concurrently.
+  await pyodide.loadPackage(["numpy", "pillow", "localhash"], quiet);
   post({ type: "progress", stage: "localhash" });
-  await pyodide.loadPackage(["localhash"], quiet);
   entry = pyodide.pyimport("localhash.browser");
+  entry.warm_up(); // first calls are slow (lazy imports, wasm tier-up): pay that before "ready"
   runtime = pyodide;
   post({ type: "ready" });
 }

@@ -56,6 +56,15 @@ def hash_image(data, dihedral: bool = False, mode: str = "full", rgba=None, widt
         return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
 
 
+def warm_up() -> None:
+    """Hash a small generated picture once, so that the person's first file does not pay for
+    lazy imports and first-call costs."""
+    buffer = io.BytesIO()
+    gradient = np.add.outer(np.arange(96, dtype=np.uint8), np.arange(128, dtype=np.uint8))
+    Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(buffer, "PNG")
+    hash_bytes(buffer.getvalue(), dihedral=True)
+
+
 class VideoHasher:
     """MD5 + SHA-256 of a video fed chunk by chunk (the worker reads it with File.slice)."""
 
