@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -27,9 +28,18 @@ def bank_of(request: Request) -> Bank:
     return request.app.state.bank
 
 
-async def in_thread(fn, *args):
-    """CPU work (scrypt) off the event loop, so other requests keep flowing."""
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+# hashlib.scrypt holds the GIL, so a thread adds no parallelism, only a hand-off; it is worth it
+# only when a hash takes long enough (a few ms) to hold up every other request on the loop.
+INLINE_SCRYPT_COST = 2**13
+
+
+async def scrypt(bank: Bank, fn, *args):
+    """Run a PIN hash or check with the configured cost, inline when cheap, else in a thread."""
+    config = bank.config
+    call = functools.partial(fn, *args, n=config.scrypt_n, r=config.scrypt_r, p=config.scrypt_p)
+    if config.scrypt_n * config.scrypt_r * config.scrypt_p <= INLINE_SCRYPT_COST:
+        return call()
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def iso(timestamp: int | None) -> str | None:

@@ -18,8 +18,9 @@ PIN_PATTERN = re.compile(r"[0-9]{6,32}")
 
 
 def new_case_number() -> str:
-    """`XXXX-XXXX-XXXX-XXXX-XXXX`, 100 bits from the OS's CSPRNG."""
-    chars = "".join(secrets.choice(ALPHABET) for _ in range(CASE_NUMBER_LENGTH))
+    """`XXXX-XXXX-XXXX-XXXX-XXXX`, 100 bits from the OS's CSPRNG, 5 bits per character."""
+    bits = secrets.randbits(CASE_NUMBER_LENGTH * 5)
+    chars = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(CASE_NUMBER_LENGTH))
     return "-".join(chars[i : i + GROUP_LENGTH] for i in range(0, CASE_NUMBER_LENGTH, GROUP_LENGTH))
 
 
@@ -43,7 +44,8 @@ def hash_pin(pin: str, n: int, r: int, p: int) -> str:
     return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
 
 
-def check_pin(pin: str, stored: str) -> bool:
+def check_pin(pin: str, stored: str, **_cost: int) -> bool:
+    """Check against the parameters stored with the hash (the configured ones may have changed)."""
     _, n, r, p, salt, digest = stored.split("$")
     candidate = hashlib.scrypt(
         pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), maxmem=256 * 1024 * 1024, dklen=32

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS case_hashes (
     quality INTEGER,                        -- PDQ quality 0-100 when the browser gave it
     PRIMARY KEY (case_id, hash_id)
 );
-CREATE INDEX IF NOT EXISTS case_hashes_hash ON case_hashes (hash_id);
+-- (hash_id, case_id) covers the FetchHashes join: no table lookup per delivered hash.
+CREATE INDEX IF NOT EXISTS case_hashes_hash ON case_hashes (hash_id, case_id);
 
 -- A retried submission (same Idempotency-Key) answers with the same case number for 24 hours.
 -- The number is kept XOR-sealed under a pad derived from the key, which only the client holds.

@@ -67,6 +67,13 @@ class Tx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(self._sql(sql), params).rowcount
 
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, tuple]:
+        """`column IN (...)` for these values, as SQL and its parameters. PostgreSQL gets one array
+        (`= ANY(?)`): with 800 separate parameters it spends longer binding and planning than running."""
+        if self.dialect == "postgresql":
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({placeholders(len(values))})", tuple(values)
+
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         if self.dialect == "postgresql":
             self.conn.cursor().executemany(self._sql(sql), rows)
@@ -112,6 +119,9 @@ class Store:
             import psycopg  # only PostgreSQL deployments need it
 
             conn = psycopg.connect(self.database, autocommit=True)
+            # The feed's working set sits in memory: make index lookups look as cheap as they are, or
+            # the planner answers "hash_id = ANY(800 ids)" with a sequential scan.
+            conn.execute("SET random_page_cost = 1.1")
         else:
             path = Path(self.database.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)

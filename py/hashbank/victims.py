@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import credentials
-from .context import Bank, bank_of, in_thread, iso
+from .context import Bank, bank_of, iso, scrypt
 from .errors import ApiError, bad_request
 from .signals import SIGNAL_TYPE, VICTIM_RESULT
 from .store import Tx
@@ -106,21 +106,17 @@ async def create_case(request: Request) -> JSONResponse:
     bank = bank_of(request)
     key = _idempotency_key(request)
     case = parse_case(await read_json(request, VICTIM_BODY_LIMIT))
-    idempotency = None
-    if key is not None:
-        mac = credentials.request_mac(key, case.canonical())
-        earlier = await bank.store.read(_find_replay, credentials.key_hash(key))
-        if earlier is not None:
-            return _replayed(earlier, key, mac)
     wait = bank.create_limiter.allow(request.client.host if request.client else "")
     if wait:
         raise ApiError(
             429, "rate_limited", "too many new cases from this client; try again later", {"Retry-After": str(int(wait))}
         )
     number = credentials.new_case_number()
-    config = bank.config
-    pin_hash = await in_thread(credentials.hash_pin, case.pin, config.scrypt_n, config.scrypt_r, config.scrypt_p)
+    pin_hash = await scrypt(bank, credentials.hash_pin, case.pin)
+    idempotency = mac = None
     if key is not None:
+        # The replay check happens inside the write: a retry costs one scrypt, not an extra query each.
+        mac = credentials.request_mac(key, case.canonical())
         idempotency = (credentials.key_hash(key), mac, credentials.seal(number, key))
     earlier = await bank.store.write(
         _insert_case, credentials.case_number_hash(number), pin_hash, case.hashes, idempotency
@@ -176,7 +172,7 @@ async def _open_case(request: Request) -> tuple[Bank, int, str]:
     if used is None:
         retry = max(1, locked_until - bank.store.clock.now())
         raise ApiError(429, "locked", "too many wrong PINs for this case; try again later", {"Retry-After": str(retry)})
-    if not await in_thread(credentials.check_pin, pin, pin_hash):
+    if not await scrypt(bank, credentials.check_pin, pin, pin_hash):
         left = max(0, config.pin_attempts - used)
         message = f"wrong PIN; {left} more attempts before a lockout" if left else "wrong PIN; the case is now locked"
         raise ApiError(403, "wrong_pin", message)

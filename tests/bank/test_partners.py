@@ -220,6 +220,12 @@ def test_feedback_tolerates_the_clients_enum_strings_and_reports_unknown_hashes(
     assert response.status_code == 200
     assert response.json() == {"count": 1, "notFound": ["9" * 64]}
     assert bank.status(number).json()["hashes"][0]["feedback"][0]["result"] == "blocked"
+    # Partner-chosen text reaches other partners intact (the feed's JSON is assembled by hand).
+    odd = ['quote " and \\ backslash', "ünïcödé ✓", "</script>"]
+    body = {"hashFeedbacks": [{"hashValue": hex_of(5, 64), "feedbackValue": "Blocked", "tags": odd}]}
+    assert bank.post("/v1/SubmitFeedback", body, headers=partner_headers(keys)).status_code == 200
+    (record,) = bank.fetch(keys).json()["hashRecords"]
+    assert record["CSPFeedbacks"] == [{"source": "P", "feedbackValue": "Blocked", "tags": sorted(odd)}]
 
 
 @pytest.mark.parametrize(
