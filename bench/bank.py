@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "py"), str(ROOT)]
 
-from hashbank import credentials  # noqa: E402
+from hashbank import Config, credentials  # noqa: E402
 from hashbank.partners import add_partner, encode_token  # noqa: E402
 from hashbank.store import Store  # noqa: E402
 from tests.bank.postgres import PostgresServer  # noqa: E402
@@ -46,12 +46,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, database: str, workers: int, folder: Path) -> None:
+    def __init__(self, database: str, workers: int, folder: Path, *extra: str) -> None:
         self.port = free_port()
         self.log = open(folder / f"server-{self.port}.log", "wb")  # noqa: SIM115  closed in stop()
         env = {**os.environ, "PYTHONPATH": str(ROOT / "py")}
         cmd = [sys.executable, "-m", "hashbank", "--database", database, "serve", "--port", str(self.port)]
-        cmd += ["--workers", str(workers), "--create-limit", "0"]
+        cmd += ["--workers", str(workers), "--create-limit", "0", *extra]
         self.process = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=folder)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -134,8 +134,8 @@ async def _client(port: int, requests: list[bytes], until: float, latencies: lis
         writer.close()
 
 
-def submissions(database: str, workers: int, clients: int, seconds: float, folder: Path) -> dict:
-    server = Server(database, workers, folder)
+def submissions(database: str, workers: int, clients: int, seconds: float, folder: Path, *extra: str) -> dict:
+    server = Server(database, workers, folder, *extra)
     try:
         requests = case_requests(int(seconds * 3000) + 2000, server.port)
         # warm-up (connections, first queries), not counted
@@ -159,13 +159,10 @@ def submissions(database: str, workers: int, clients: int, seconds: float, folde
     }
 
 
-def _scrypt_ms() -> float:
-    from hashbank.config import Config
-
-    config = Config()
+def _scrypt_ms(n: int = Config.scrypt_n) -> float:
     start = time.process_time()
     for _ in range(50):
-        credentials.hash_pin("1234567", config.scrypt_n, config.scrypt_r, config.scrypt_p)
+        credentials.hash_pin("1234567", n, Config.scrypt_r, Config.scrypt_p)
     return (time.process_time() - start) / 50 * 1000
 
 
@@ -277,26 +274,29 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured load per backend (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2: one per core)")
     parser.add_argument("--hashes", type=int, default=1_000_000, help="hashes stored for FetchHashes (default 1M)")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # build.py bench hands every script the same extra arguments
     folder = Path(tempfile.mkdtemp(prefix="hashbank-bench-"))
     results = {}
     try:
         with PostgresServer(durable=True) as pg:
             print(f"\n== hash bank: {args.clients} concurrent clients, {args.workers} worker processes, loopback")
-            scrypt_ms = _scrypt_ms()
             print(f"machine load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            for backend in ("sqlite", "postgresql"):
-                db = str(folder / "submit.sqlite3") if backend == "sqlite" else pg.new_database()
-                r = submissions(db, args.workers, args.clients, args.seconds, folder)
-                results[f"submit_{backend}"] = r
+            costly = Config.scrypt_n * 4  # what a 4x dearer PIN hash costs in throughput
+            runs = [("sqlite", Config.scrypt_n), ("postgresql", Config.scrypt_n), ("sqlite", costly)]
+            for backend, cost in runs:
+                db = str(folder / f"submit-{cost}.sqlite3") if backend == "sqlite" else pg.new_database()
+                r = submissions(db, args.workers, args.clients, args.seconds, folder, "--scrypt-n", str(cost))
+                results[f"submit_{backend}_scrypt_{cost}"] = r
                 goal = f"  ({r['cases_per_second'] / GOAL_CASES_PER_SECOND:.2f}x goal >= 1000/s)"
                 print(
-                    f"case submissions, {backend:10s}: {r['cases_per_second']:7.0f} cases/s, p50 {r['p50_ms']:.1f} ms,"
-                    f" p99 {r['p99_ms']:.1f} ms, {r['errors']} non-201" + (goal if backend == "sqlite" else "")
+                    f"case submissions, {backend:10s} scrypt N=2^{cost.bit_length() - 1}: "
+                    f"{r['cases_per_second']:5.0f} cases/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms,"
+                    f" {r['errors']} non-201" + (goal if backend == "sqlite" else "")
                 )
+                cpu = r["server_cpu_ms_per_case"]
                 print(
-                    f"  server CPU {r['server_cpu_ms_per_case']:.2f} ms per case (scrypt alone {scrypt_ms:.2f} ms):"
-                    f" {1000 / r['server_cpu_ms_per_case']:.0f} cases/s per fully available core"
+                    f"  server CPU {cpu:.2f} ms per case (scrypt alone {_scrypt_ms(cost):.2f} ms):"
+                    f" {1000 / cpu:.0f} cases/s per fully available core"
                 )
             print(f"\n== FetchHashes: pages of 800 with {args.hashes:,} hashes stored (random start positions)")
             for backend in ("sqlite", "postgresql"):

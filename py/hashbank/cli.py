@@ -31,7 +31,11 @@ def _serve(args: argparse.Namespace) -> int:
         cors_origins=tuple(dict.fromkeys(origins)),
         static_dir=Path(args.static_dir) if args.static_dir else None,
         create_limit=args.create_limit,
+        scrypt_n=args.scrypt_n,
     )
+    if args.scrypt_n < 2 or args.scrypt_n & (args.scrypt_n - 1):
+        print(json.dumps({"ok": False, "error": {"code": "usage", "message": "--scrypt-n must be a power of 2"}}))
+        return 2
     # access_log=False: uvicorn would otherwise log every client's address and request line.
     common = {"host": args.host, "port": args.port, "access_log": False, "server_header": False}
     if args.workers > 1:
@@ -85,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument(
         "--create-limit", type=int, default=Config.create_limit, help="new cases per client per hour (0: no limit)"
+    )
+    serve.add_argument(
+        "--scrypt-n",
+        type=int,
+        default=Config.scrypt_n,
+        help=f"scrypt cost N for new PIN hashes, a power of 2 (default {Config.scrypt_n}; README: PINs)",
     )
     partner = commands.add_parser("partner", help="manage platforms' keys")
     actions = partner.add_subparsers(dest="action", required=True)

@@ -298,3 +298,10 @@ def test_concurrent_submissions_are_all_stored(bank):
         numbers = list(pool.map(lambda i: (i, bank.new_case([{"type": "md5", "value": hex_of(i, 32)}])), range(40)))
     for i, number in numbers:
         assert bank.status(number).json()["hashes"][0]["value"] == hex_of(i, 32)
+
+
+def test_a_pin_hashed_at_another_cost_still_opens_its_case(make_bank):
+    number = make_bank(scrypt_n=2**12).new_case(pin="13579246")
+    later = make_bank(scrypt_n=2**10)  # the operator changed the cost: old hashes keep their own
+    assert later.status(number, "13579246").status_code == 200
+    assert later.status(number, "13579247").status_code == 403
