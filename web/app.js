@@ -1,73 +1,113 @@
-// The page: shows the worker's loading stage and one result per chosen file.
-// Everything happens on this device; nothing is sent from here (see submit.js for what is).
+// The page: which step shows, step 1 (eligibility and consent), the loading indicator, the
+// language switch, and the wiring of files.js, review.js, receipt.js and status.js. Everything
+// stays in memory; the steps add no history entries (so Quick exit leaves nothing to go back to).
 (function () {
   "use strict";
 
-  const STAGES = {
-    idle: "Preparing the fingerprint tool on this device…",
-    runtime: "Loading the fingerprint tool (1 of 3)…",
-    packages: "Loading the fingerprint tool (2 of 3)…",
-    localhash: "Loading the fingerprint tool (3 of 3)…",
-    ready: "The fingerprint tool is ready. Your files stay on this device.",
-    failed: "The fingerprint tool could not start in this browser.",
+  const ui = window.localhashUI;
+  const STEPS = ["eligibility", "files", "review", "pin", "done", "status"];
+  const NUMBERED = ["eligibility", "files", "review", "pin"];
+  const STAGE_KEYS = {
+    idle: "engine.idle",
+    runtime: "engine.runtime",
+    packages: "engine.packages",
+    localhash: "engine.localhash",
+    ready: "engine.ready",
+    failed: "engine.failed",
   };
-  const ERRORS = {
-    empty_file: "This file is empty.",
-    unsupported_format: "This file is not a picture we can read.",
-    corrupt_image: "This picture is damaged or incomplete.",
-    too_large: "This picture is too large to fingerprint on this device.",
-    too_small: "This picture is too small to fingerprint.",
-    worker_crashed: "This file could not be fingerprinted on this device.",
-  };
+  const STAGE_PROGRESS = { idle: 0, runtime: 1, packages: 2, localhash: 3, ready: 4, failed: 0 };
+  const $ = (id) => document.getElementById(id);
 
-  function resultItem(file) {
-    const item = document.createElement("li");
-    item.className = "result pending";
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = file.name; // shown locally only; never sent
-    const status = document.createElement("span");
-    status.className = "status";
-    status.textContent = "Waiting…";
-    item.append(name, " ", status);
-    return { item, status };
+  function announce(key, vars) {
+    ui.i18n.setText($("announce"), key, vars);
   }
 
-  function show(record, view) {
-    view.item.classList.remove("pending");
-    view.item.classList.add(record.ok ? "ok" : "error");
-    view.item.dataset.record = JSON.stringify(record);
-    if (!record.ok) {
-      view.status.textContent = ERRORS[record.error.code] || "This file could not be fingerprinted.";
+  function show(step, { focus = true } = {}) {
+    for (const name of STEPS) $(`step-${name}`).hidden = name !== step;
+    $("intro").hidden = step !== "eligibility";
+    $("steps").hidden = !NUMBERED.includes(step);
+    const position = NUMBERED.indexOf(step);
+    for (const item of $("steps").querySelectorAll("li")) {
+      const index = NUMBERED.indexOf(item.dataset.step);
+      if (index === position) item.setAttribute("aria-current", "step");
+      else item.removeAttribute("aria-current");
+      item.classList.toggle("done", position >= 0 && index < position);
+    }
+    document.body.dataset.step = step;
+    if (step === "review") ui.review.render();
+    if (focus) {
+      window.scrollTo(0, 0);
+      $(`${step}-title`).focus();
+    }
+  }
+
+  function consent() {
+    return {
+      adult: $("age-adult").checked,
+      depicted: $("consent-depicted").checked,
+      intimate: $("consent-intimate").checked,
+      share_hashes: $("consent-share").checked,
+    };
+  }
+
+  function eligibilityNext() {
+    const error = $("eligibility-error");
+    const boxes = [$("consent-depicted"), $("consent-intimate"), $("consent-share")];
+    if (!$("age-adult").checked && !$("age-minor").checked) {
+      ui.i18n.setText(error, "elig.error.age");
+      $("age-adult").focus();
+    } else if ($("age-minor").checked) {
+      ui.i18n.setText(error, "elig.error.minor");
+      $("minor-note").querySelector("a").focus();
+    } else if (boxes.some((box) => !box.checked)) {
+      ui.i18n.setText(error, "elig.error.confirm");
+      boxes.find((box) => !box.checked).focus();
+    } else {
+      ui.i18n.clear(error);
+      show("files");
+    }
+  }
+
+  function filesNext() {
+    const problem = ui.files.problem();
+    if (problem) {
+      ui.i18n.setText($("files-error"), problem);
       return;
     }
-    view.status.textContent = record.media === "video" ? "Fingerprinted (video)." : "Fingerprinted.";
-    const hashes = document.createElement("code");
-    hashes.textContent = record.pdq ? `PDQ ${record.pdq}` : `MD5 ${record.md5}`;
-    view.item.append(document.createElement("br"), hashes);
+    ui.i18n.clear($("files-error"));
+    show("review");
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    const statusLine = document.getElementById("engine-status");
-    window.localhash.onStage((stage) => {
-      statusLine.textContent = STAGES[stage] || STAGES.idle;
-      document.body.dataset.stage = stage;
-    });
-    const input = document.getElementById("files");
-    const list = document.getElementById("results");
-    input.addEventListener("change", () => {
-      for (const file of input.files) {
-        const view = resultItem(file);
-        list.append(view.item);
-        window.localhash
-          .hashFile(file, {
-            onProgress: (done, total) => {
-              view.status.textContent = `Working… ${Math.floor((100 * done) / Math.max(total, 1))}%`;
-            },
-          })
-          .then((record) => show(record, view));
-      }
-      input.value = "";
-    });
-  });
+  function showStage(stage) {
+    ui.i18n.setText($("engine-status"), STAGE_KEYS[stage] || STAGE_KEYS.idle);
+    $("engine-progress").value = STAGE_PROGRESS[stage] || 0;
+    $("engine").dataset.stage = stage;
+    document.body.dataset.stage = stage;
+  }
+
+  async function start() {
+    const select = $("lang");
+    select.value = await ui.i18n.use(ui.i18n.pick(navigator.languages || [navigator.language]));
+    select.addEventListener("change", () => ui.i18n.use(select.value));
+    for (const el of document.querySelectorAll(".js-only")) el.hidden = false;
+    ui.files.setUp();
+    ui.review.setUp();
+    ui.receipt.setUp();
+    ui.status.setUp();
+    for (const radio of document.querySelectorAll("input[name=age]")) {
+      radio.addEventListener("change", () => ($("minor-note").hidden = !$("age-minor").checked));
+    }
+    $("eligibility-next").addEventListener("click", eligibilityNext);
+    $("open-status").addEventListener("click", () => ui.openStatus());
+    $("files-next").addEventListener("click", filesNext);
+    for (const button of document.querySelectorAll("[data-back]")) {
+      button.addEventListener("click", () => show(button.dataset.back));
+    }
+    window.localhash.onStage(showStage);
+    show("eligibility", { focus: false });
+    document.body.dataset.ready = "true"; // for tests: the flow is wired
+  }
+
+  Object.assign(ui, { show, consent, announce, forget: () => ui.files.forget() });
+  document.addEventListener("DOMContentLoaded", start);
 })();
