@@ -14,12 +14,8 @@ from __future__ import annotations
 # reject the record.
 SIGNAL_TYPE = {"pdq": "ImagePDQ", "md5": "VideoMD5", "sha256": "SHA256"}
 HASH_TYPE = {signal: name for name, signal in SIGNAL_TYPE.items()}
-STOPNCII_SIGNAL_TYPES = ("Unknown", "ImagePDQ", "VideoMD5", "VideoTMK", "Text", "URL")
 DEFAULT_FEED_TYPES = ("ImagePDQ", "VideoMD5")
 FEED_TYPES = ("ImagePDQ", "VideoMD5", "SHA256")
-
-# Case status as stored (victim API) -> StopNCIICaseStatus (partner API).
-CASE_STATUS = {"received": "Received", "active": "Active", "withdrawn": "Withdrawn"}
 
 FEEDBACK_VALUES = (
     "Unknown",

@@ -20,12 +20,11 @@ from starlette.responses import JSONResponse
 from . import credentials
 from .context import Bank, bank_of, iso, scrypt
 from .errors import ApiError, bad_request
-from .signals import SIGNAL_TYPE, VICTIM_RESULT
+from .signals import HASH_TYPE, SIGNAL_TYPE, VICTIM_RESULT
 from .store import Tx
 from .validation import VICTIM_BODY_LIMIT, fields, parse_case, pin_of, read_json
 
 IDEMPOTENCY_SECONDS = 24 * 3600
-HASH_TYPE_OF_SIGNAL = {signal: kind for kind, signal in SIGNAL_TYPE.items()}
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -79,7 +78,7 @@ def _insert_case(
         " RETURNING id, signal_type, value",
         params,
     )
-    ids = {(HASH_TYPE_OF_SIGNAL[signal], value): hash_id for hash_id, signal, value in rows}
+    ids = {(HASH_TYPE[signal], value): hash_id for hash_id, signal, value in rows}
     tx.many(
         "INSERT INTO case_hashes (case_id, hash_id, quality) VALUES (?, ?, ?)",
         [(case_id, ids[(kind, value)], quality) for kind, value, quality in ordered],
@@ -208,7 +207,7 @@ def _status(tx: Tx, case_id: int) -> dict:
                 entries.append({"partner": partner, "result": VICTIM_RESULT.get(raw, "pending"), "at": iso(at)})
             else:
                 entries.append({"partner": partner, "result": "pending", "at": None})
-        item: dict[str, Any] = {"type": HASH_TYPE_OF_SIGNAL[signal], "value": value}
+        item: dict[str, Any] = {"type": HASH_TYPE[signal], "value": value}
         if quality is not None:
             item["quality"] = quality
         item["feedback"] = entries
