@@ -104,17 +104,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from site_build.serve import make_server
-
     if cmd_build(args) != 0:
         return 1
-    server = make_server(Path(args.out).resolve(), args.host, args.port, args.endpoint)
-    log(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    python = ensure_venv()
+    log(f"serving {args.out} and the hash bank ({args.database}) on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    command = [str(python), "-m", "site_build.serve", str(Path(args.out).resolve()), "--host", args.host]
+    command += ["--port", str(args.port), "--endpoint", args.endpoint, "--database", args.database]
     try:
-        server.serve_forever()
+        return subprocess.run(command, cwd=ROOT, env=venv_env()).returncode
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
 
 
 COMMANDS = {"build": cmd_build, "verify": cmd_verify, "serve": cmd_serve}
@@ -136,6 +135,11 @@ def main() -> int:
     serve = commands.add_parser("serve", help="build, then serve on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--database",
+        default=os.environ.get("DATABASE_URL", "data/hashbank.sqlite3"),
+        help="SQLite path or postgresql:// URL",
+    )
     commands.add_parser("test", help="set up .venv/, run ruff and the whole test suite (extra args go to pytest)")
     commands.add_parser("bench", help="print benchmark ratios measured in one run")
     args = parser.parse_args()
