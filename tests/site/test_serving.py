@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -68,7 +69,17 @@ def test_build_py_serve_builds_and_serves_the_site(tmp_path):
     log = tmp_path / "serve.log"
     with open(log, "w") as log_file:
         server = subprocess.Popen(
-            [sys.executable, "build.py", "--out", str(out), "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "build.py",
+                "--out",
+                str(out),
+                "serve",
+                "--port",
+                str(port),
+                "--database",
+                str(tmp_path / "bank.sqlite3"),
+            ],
             cwd=ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -76,10 +87,26 @@ def test_build_py_serve_builds_and_serves_the_site(tmp_path):
     try:
         url = wait_until_up(f"http://127.0.0.1:{port}/", server, log)
         status, head, body = fetch(url)
-        assert status == 200 and b"window.localhash" not in body and b"<title>localhash" in body
+        assert status == 200 and b"<title" in body
+        assert not re.search(rb"<script(?![^>]*\bsrc=)", body), "inline script in the served page"
         assert head["content-security-policy"] == CSP
         assert fetch(url + "pyodide/pyodide.asm.wasm")[1]["content-type"] == "application/wasm"
         assert (out / "manifest.json").exists()
+        # The embedded hash bank answers on the same origin.
+        case = urllib.request.Request(
+            url + "api/v1/cases",
+            data=json.dumps(
+                {
+                    "pin": "135790",
+                    "hashes": [{"type": "md5", "value": "0a21c8f85a55a9e276ffc2c53f6887c4"}],
+                    "consent": {"adult": True, "depicted": True, "intimate": True, "share_hashes": True},
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(case, timeout=10) as response:
+            assert response.status == 201 and json.loads(response.read())["case_number"]
+        assert (tmp_path / "bank.sqlite3").exists()
     finally:
         server.terminate()
         try:
