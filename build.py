@@ -110,10 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log(f"serving {args.out} and the hash bank ({args.database}) on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     command = [str(python), "-m", "site_build.serve", str(Path(args.out).resolve()), "--host", args.host]
     command += ["--port", str(args.port), "--endpoint", args.endpoint, "--database", args.database]
-    try:
-        return subprocess.run(command, cwd=ROOT, env=venv_env()).returncode
-    except KeyboardInterrupt:
-        return 0
+    # Become the server (exec, not a child process): a signal to `build.py serve` reaches it directly.
+    os.chdir(ROOT)
+    os.execve(command[0], command, venv_env())
 
 
 COMMANDS = {"build": cmd_build, "verify": cmd_verify, "serve": cmd_serve}
