@@ -21,16 +21,9 @@ from bench.native import make_images  # noqa: E402
 from localhash import hash_bytes  # noqa: E402
 from site_build.dist import build  # noqa: E402
 from site_build.serve import make_server  # noqa: E402
+from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 RUNS = 5
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 GOALS = {"ready": 3.0, "12MP JPEG": 1.4}
 # What a first visit downloads before the hasher is ready (config.json is fetched only on submit).
 LOADED = [
@@ -83,7 +76,7 @@ def main() -> None:
         with sync_playwright() as playwright:
 
             def fresh_page():
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 page.goto(url)
                 page.evaluate("window.localhash.ready")

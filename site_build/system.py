@@ -16,6 +16,17 @@ SYSTEM_PACKAGES = {
     "/usr/bin/firefox-esr": "firefox-esr",
     "/usr/sbin/nginx": "nginx-light",
 }
+# How the tests and the benchmark start Debian's Chromium: without the background-networking flags
+# it tries to reach Google's hosts, which this network refuses.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 NPM_CI = ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
 
 Runner = Callable[..., subprocess.CompletedProcess]

@@ -14,17 +14,8 @@ import pytest
 from site_build import headers
 from site_build.dist import build
 from site_build.serve import SiteHandler
+from site_build.system import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 class RecordingHandler(SiteHandler):
