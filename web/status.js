@@ -53,10 +53,34 @@
     return item;
   }
 
+  // One line per partner: how many of the case's hashes it blocks, does not block, or has not reported on.
+  function renderSummary(hashes) {
+    const partners = new Map();
+    for (const hash of hashes) {
+      for (const report of hash.feedback || []) {
+        const counts = partners.get(report.partner) || { blocked: 0, not_blocked: 0, pending: 0 };
+        counts[report.result in counts ? report.result : "pending"] += 1;
+        partners.set(report.partner, counts);
+      }
+    }
+    const lines = [...partners].map(([partner, counts]) => {
+      const line = element("li");
+      ui.i18n.setText(line, "status.summary.partner", { partner, total: hashes.length, ...counts });
+      return line;
+    });
+    if (!lines.length) {
+      const line = element("li");
+      ui.i18n.setText(line, "status.summary.none");
+      lines.push(line);
+    }
+    $("status-summary").replaceChildren(...lines);
+  }
+
   function render(answer) {
     const state = answer.status;
     ui.i18n.setText($("status-state"), STATE_KEYS[state] || "status.state.received", { date: answer.status_changed });
     $("status-state").dataset.state = state;
+    renderSummary(answer.hashes || []);
     $("status-hashes").replaceChildren(...(answer.hashes || []).map(renderHash));
     $("withdraw").hidden = state === "withdrawn";
     $("withdraw-confirm").hidden = true;

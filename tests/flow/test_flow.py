@@ -199,8 +199,14 @@ def test_the_whole_flow(chromium, served, bad_files):
     assert "PIN is not right" in driver.error_text(page, "#status-error")
     driver.check_status(page, case_number)
     expect(page.locator("#status-state")).to_contain_text("Received on")
+    n = len(sent["hashes"])
+    expect(page.locator("#status-summary")).to_have_text(
+        f"{PARTNER}: 0 of {n} fingerprints blocked, 0 not blocked, {n} with no report yet."
+    )
+    page.click("#status-details summary")
     reports = page.locator("#status-hashes li.report")
-    expect(reports).to_have_count(len(sent["hashes"]))
+    expect(reports.first).to_be_visible()
+    expect(reports).to_have_count(n)
     for text in reports.all_inner_texts():
         assert text == f"{PARTNER}: no report yet."
 
@@ -222,12 +228,15 @@ def test_the_whole_flow(chromium, served, bad_files):
     assert answer.status_code == 200, answer.text
     page.click("#status-check")
     expect(page.locator("#status-state")).to_contain_text("Active since")
+    expect(page.locator("#status-summary")).to_have_text(
+        f"{PARTNER}: 1 of {n} fingerprints blocked, 1 not blocked, {n - 2} with no report yet."
+    )
     hash_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=pdq))
     expect(hash_item).to_contain_text("Picture fingerprint (PDQ)")
     expect(hash_item.locator("li.report")).to_have_text(re.compile(rf"^{PARTNER}: blocked\. .*reported on .*20\d\d"))
     md5_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=video_md5))
     expect(md5_item.locator("li.report")).to_contain_text(f"{PARTNER}: not blocked.")
-    expect(page.locator("#status-hashes li.report.pending")).to_have_count(len(sent["hashes"]) - 2)
+    expect(page.locator("#status-hashes li.report.pending")).to_have_count(n - 2)
 
     # 7. Withdraw: a confirmation first; "keep" sends nothing.
     posts_before = len([r for r in recorded if r["method"] == "POST"])
