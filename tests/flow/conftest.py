@@ -18,8 +18,8 @@ from hashbank.partners import add_partner
 from hashbank.store import Store
 from site_build import headers
 from site_build.dist import build
+from site_build.system import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
-from tests.site.conftest import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = ROOT / "test-artifacts" / "flow"
 
@@ -35,8 +35,9 @@ class SiteAndBank:
 
     def __init__(self, dist: Path, database: Path) -> None:
         self.database = str(database)
-        config = Config(database=self.database, create_limit=0)
-        app = create_app(config, static_dir=dist, static_headers=headers.security_headers("api/"))
+        # Exactly the config `build.py serve` gives the bank (site_build/serve.py), limits included.
+        config = Config(database=self.database, static_dir=dist, static_headers=headers.security_headers("api/"))
+        app = create_app(config)
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.url = self.origin + "/"
