@@ -254,13 +254,22 @@ URL = re.compile(rb"https?://[^\s\"'`)<>]*")
 # In a browser a missing wheel throws instead. The privacy tests check the real requests; this
 # list makes a Pyodide upgrade that adds an origin fail here until someone reads it.
 PYODIDE_KNOWN_URLS = {"pyodide/pyodide.mjs": {b"https://cdn.jsdelivr.net/pyodide/v${d.version}/full/"}}
+# Links a person may choose to follow (the victim's flow): NCMEC's Take It Down for images taken
+# under 18, and Quick exit's neutral page. Both only as <a href> in index.html, never loaded by the page.
+PAGE_LINKS = {b"https://takeitdown.ncmec.org/", b"https://www.bbc.com/weather"}
 
 
 def test_no_third_party_origin_in_the_site(dist):
     own = [p for p in dist.iterdir() if p.is_file()] + [dist / "pyodide" / "pyodide-lock.json"]
     assert {"index.html", "config.json", "_headers", "manifest.json", "app.js", "worker.js"} <= {p.name for p in own}
     for path in own:
-        assert URL.findall(path.read_bytes()) == [], f"{path.name} names an origin"
+        data = path.read_bytes()
+        if path.name == "index.html":
+            assert set(URL.findall(data)) == PAGE_LINKS
+            links = re.findall(rb'<a [^>]*href="(https?://[^"]*)"', data)
+            assert sorted(links) == sorted(URL.findall(data)), "an origin outside an <a href>"
+            continue
+        assert URL.findall(data) == [], f"{path.name} names an origin"
     for rel in ("pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"):
         found = set(URL.findall((dist / rel).read_bytes()))
         assert found == PYODIDE_KNOWN_URLS.get(rel, set()), f"{rel}: {found}"
