@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from site_build.system import ensure_node_modules
 from tests.conftest import ROOT, require_corpus
 
 from . import driver
@@ -67,6 +68,7 @@ def test_every_step_in_every_language_is_accessible_and_fits(chromium, served, a
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a picture\n" * 10)
     # The page's CSP rightly refuses axe's injected script: only this context bypasses it.
+    ensure_node_modules(ROOT)  # axe-core, as package-lock.json pins it
     context = chromium.new_context(bypass_csp=True, locale="en-GB")
     page = driver.open_flow(context, served.url)
     page.add_script_tag(path=str(AXE))
