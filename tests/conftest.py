@@ -31,3 +31,22 @@ def corpus_images() -> list[Path]:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return require_corpus()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session, shared by tests/site and tests/flow.
+
+    Playwright's sync API runs its own event loop: two `sync_playwright()` alive at once in one
+    thread fail, so there is exactly one, here.
+    """
+    from site_build.system import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `python3 build.py test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

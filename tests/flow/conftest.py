@@ -18,7 +18,6 @@ from hashbank.partners import add_partner
 from hashbank.store import Store
 from site_build import headers
 from site_build.dist import build
-from site_build.system import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "flow"
@@ -88,15 +87,9 @@ def served(flow_dist, tmp_path_factory) -> Iterator[SiteAndBank]:
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `python3 build.py test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    """The session's one Chromium (tests/conftest.py): Playwright's sync API allows one per thread."""
+    return browser
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import pytest
 from site_build import headers
 from site_build.dist import build
 from site_build.serve import SiteHandler
-from site_build.system import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
 
 
@@ -67,18 +66,6 @@ def site(dist):
     server = Server(dist)
     yield server
     server.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `python3 build.py test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
