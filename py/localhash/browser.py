@@ -45,9 +45,9 @@ def hash_image(data, dihedral: bool = False, mode: str = "full", rgba=None, widt
     data = _as_bytes(data)
     if rgba is None:
         return hash_bytes(data, dihedral=bool(dihedral), mode=str(mode))
-    rgb = np.frombuffer(_as_bytes(rgba), dtype=np.uint8).reshape(int(height), int(width), 4)[:, :, :3]
+    pixels = np.frombuffer(_as_bytes(rgba), dtype=np.uint8).reshape(int(height), int(width), 4)
     try:
-        return image_record(data, dihedral=bool(dihedral), mode=str(mode), decoded_rgb=rgb)
+        return image_record(data, dihedral=bool(dihedral), mode=str(mode), decoded_rgba=pixels)
     except LocalhashError as exc:
         return {"ok": False, "error": exc.as_record()}
     except ValueError:  # the browser's pixels do not fit the file: let Pillow decode it

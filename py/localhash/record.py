@@ -46,23 +46,29 @@ def image_record(
     dihedral: bool = False,
     mode: Mode = "full",
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    decoded_rgb: np.ndarray | None = None,
+    decoded_rgba: np.ndarray | None = None,
 ) -> dict:
     """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed.
 
-    `decoded_rgb` lets another decoder supply a JPEG's pixels (rows, cols, 3): the browser's
-    libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md). Everything else
-    (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
+    `decoded_rgba` lets another decoder supply a JPEG's pixels as a contiguous (rows, cols, 4)
+    array: the browser's libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md).
+    Everything else (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    decoded = decode_image(data, max_pixels, check_only=decoded_rgb is not None)
-    if decoded_rgb is not None:
-        if decoded.format != "JPEG" or decoded_rgb.shape != (decoded.height, decoded.width, 3):
-            raise ValueError("decoded_rgb must be the full-size RGB pixels of a JPEG file")
+    decoded = decode_image(data, max_pixels, check_only=decoded_rgba is not None)
+    if decoded_rgba is None:
+        pixels = _pdq_pixels(decoded, mode)
+    else:
+        if decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
+            raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
         grey_file = decoded.image.mode == "L"
-        decoded = replace(decoded, image=Image.fromarray(decoded_rgb[:, :, 0] if grey_file else decoded_rgb))
-    pixels = _pdq_pixels(decoded, mode)
+        # No copies of 12 MP: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
+        # part, is the RGB one and ignores alpha), and PDQ reads the RGB channels as a view.
+        rgba_image = Image.frombuffer("RGBA", (decoded.width, decoded.height), decoded_rgba, "raw", "RGBA", 0, 1)
+        decoded = replace(decoded, image=rgba_image)
+        grey_cli = mode == "reference-cli" and grey_file
+        pixels = np.ascontiguousarray(decoded_rgba[:, :, 0]) if grey_cli else decoded_rgba[:, :, :3]
     pdq = _pdq(pixels, mode, dihedral)
     record = {
         "ok": True,
