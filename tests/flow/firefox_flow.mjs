@@ -6,9 +6,8 @@
 //
 // Prints one JSON object: {lang, shown (the review panel's JSON), caseNumber, states, fileStates,
 // requests: [{url, method}], errors, userAgent}.
-import puppeteer from "puppeteer-core";
+import { guardFirefox, launchFirefox } from "../firefox.mjs";
 
-const FIREFOX = process.env.LOCALHASH_FIREFOX || "/usr/bin/firefox-esr";
 const TIMEOUT_MS = 120_000; // per step: Pyodide boots and hashes in Firefox too
 const DEADLINE_MS = 200_000; // the whole run; the Python side waits 240 s
 
@@ -18,31 +17,8 @@ if (!url || !pin || !files.length) {
   process.exit(2);
 }
 
-const browser = await puppeteer.launch({
-  browser: "firefox",
-  executablePath: FIREFOX,
-  headless: true,
-  protocol: "webDriverBiDi",
-  timeout: TIMEOUT_MS,
-  extraPrefsFirefox: {
-    "intl.accept_languages": "nl-NL, nl, en",
-    "app.update.enabled": false,
-    "browser.safebrowsing.malware.enabled": false,
-    "browser.safebrowsing.phishing.enabled": false,
-    "datareporting.policy.dataSubmissionEnabled": false,
-    "network.captive-portal-service.enabled": false,
-    "network.connectivity-service.enabled": false,
-  },
-});
-
-let closing = null;
-function shutDown(code, reason) {
-  console.error(`firefox_flow: ${reason}`);
-  closing ??= browser.close().catch(() => {});
-  closing.finally(() => process.exit(code));
-}
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => shutDown(130, signal));
-const watchdog = setTimeout(() => shutDown(3, `no result within ${DEADLINE_MS} ms`), DEADLINE_MS);
+const browser = await launchFirefox({ timeoutMs: TIMEOUT_MS, prefs: { "intl.accept_languages": "nl-NL, nl, en" } });
+const guard = guardFirefox(browser, "firefox_flow", DEADLINE_MS);
 
 try {
   const page = await browser.newPage();
@@ -104,6 +80,5 @@ try {
   const userAgent = await page.evaluate(() => navigator.userAgent);
   process.stdout.write(JSON.stringify({ lang, shown, caseNumber, states, fileStates, requests, errors, userAgent }) + "\n");
 } finally {
-  clearTimeout(watchdog);
-  await (closing ??= browser.close());
+  await guard.done();
 }

@@ -11,9 +11,8 @@
 // page's dedicated worker (its pyodide/* fetches): worker_requests_seen says whether any were, so
 // the Python test can insist on it rather than trust a silently narrower view.
 import { readFileSync } from "node:fs";
-import puppeteer from "puppeteer-core";
+import { guardFirefox, launchFirefox } from "../firefox.mjs";
 
-const FIREFOX = process.env.LOCALHASH_FIREFOX || "/usr/bin/firefox-esr";
 const TIMEOUT_MS = 120_000; // per step (launch, load, ready, one file)
 const DEADLINE_MS = 240_000; // the whole run; test_firefox.py waits 300 s
 
@@ -25,34 +24,8 @@ if (!url) {
   process.exit(2);
 }
 
-const browser = await puppeteer.launch({
-  browser: "firefox",
-  executablePath: FIREFOX,
-  headless: true,
-  protocol: "webDriverBiDi",
-  timeout: TIMEOUT_MS,
-  // Firefox's own background traffic (updates, telemetry, safe browsing) is switched off so that
-  // what is recorded is the page's traffic; it would not be attributed to the page anyway.
-  extraPrefsFirefox: {
-    "app.update.enabled": false,
-    "browser.safebrowsing.malware.enabled": false,
-    "browser.safebrowsing.phishing.enabled": false,
-    "datareporting.policy.dataSubmissionEnabled": false,
-    "network.captive-portal-service.enabled": false,
-    "network.connectivity-service.enabled": false,
-  },
-});
-
-// Never leave a Firefox behind: close it on a signal, and give up (exit 3) before the caller's own
-// timeout would kill node and orphan the browser.
-let closing = null;
-function shutDown(code, reason) {
-  console.error(`firefox_smoke: ${reason}`);
-  closing ??= browser.close().catch(() => {});
-  closing.finally(() => process.exit(code));
-}
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => shutDown(130, signal));
-const watchdog = setTimeout(() => shutDown(3, `no result within ${DEADLINE_MS} ms`), DEADLINE_MS);
+const browser = await launchFirefox({ timeoutMs: TIMEOUT_MS });
+const guard = guardFirefox(browser, "firefox_smoke", DEADLINE_MS);
 
 const requests = [];
 try {
@@ -103,6 +76,5 @@ try {
     JSON.stringify({ records, requests, submitted, errors, userAgent, worker_requests_seen: pyodideFetches.length > 0 }) + "\n",
   );
 } finally {
-  clearTimeout(watchdog);
-  await (closing ??= browser.close());
+  await guard.done();
 }
