@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,18 +20,12 @@ import uvicorn
 from hashbank import Config, create_app
 from hashbank.partners import add_partner
 from hashbank.store import Store
+from tests.conftest import ROOT, free_port
 
 from .postgres import PostgresServer, PostgresUnavailable
 
-ROOT = Path(__file__).resolve().parents[2]
 CONSENT = {"adult": True, "depicted": True, "intimate": True, "share_hashes": True}
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hex_of(n: int, digits: int) -> str:
@@ -73,7 +66,8 @@ class LiveBank:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.url = self.origin
         self.http = requests.Session()
         self.server = uvicorn.Server(
             uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, access_log=False, log_level="warning")
@@ -97,7 +91,7 @@ class LiveBank:
     # -- helpers the tests read like sentences -----------------------------------------------
 
     def post(self, path: str, body=None, **kwargs) -> requests.Response:
-        return self.http.post(self.url + path, json=body, **kwargs)
+        return self.http.post(self.origin + path, json=body, **kwargs)
 
     def create(self, body: dict | None = None, **kwargs) -> requests.Response:
         return self.post("/api/v1/cases", body or case_body(), **kwargs)
@@ -129,7 +123,7 @@ class LiveBank:
             store.close()
 
     def fetch(self, keys: dict[str, str], **params) -> requests.Response:
-        return self.http.get(self.url + "/v1/FetchHashes", params=params, headers=partner_headers(keys))
+        return self.http.get(self.origin + "/v1/FetchHashes", params=params, headers=partner_headers(keys))
 
 
 def partner_headers(keys: dict[str, str]) -> dict[str, str]:

@@ -3,57 +3,33 @@ static_dir) on a free port with a fresh SQLite file, and Chromium."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from hashbank import Config, create_app
+from hashbank import Config
 from hashbank.partners import add_partner
 from hashbank.store import Store
 from site_build import headers
 from site_build.dist import build
+from tests.bank.conftest import LiveBank
 from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "flow"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SiteAndBank:
+class SiteAndBank(LiveBank):
     """`python3 build.py serve`'s arrangement: the bank app serving dist/ and the API on one origin."""
 
     def __init__(self, dist: Path, database: Path) -> None:
         self.database = str(database)
         # Exactly the config `build.py serve` gives the bank (site_build/serve.py), limits included.
-        config = Config(database=self.database, static_dir=dist, static_headers=headers.security_headers("api/"))
-        app = create_app(config)
-        self.port = free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.url = self.origin + "/"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, access_log=False, log_level="warning")
+        super().__init__(
+            Config(database=self.database, static_dir=dist, static_headers=headers.security_headers("api/"))
         )
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the bank did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+        self.url = self.origin + "/"  # the page
+        self.start()
 
     def _store(self) -> Store:
         return Store(self.database, read_threads=1)

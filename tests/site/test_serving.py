@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 import localhash
 from site_build import headers
-from tests.conftest import PDQ_IMAGES, ROOT, require_corpus
+from tests.conftest import PDQ_IMAGES, ROOT, free_port, require_corpus
 from tests.site.conftest import Server, hash_in_page
 
 CSP = headers.content_security_policy("api/", for_header=True)
@@ -42,12 +41,6 @@ def test_csp_header_with_frame_ancestors_is_on_the_page_and_the_worker(site, pat
     assert head["content-security-policy"] == CSP
     assert "frame-ancestors 'none'" in head["content-security-policy"]
     assert head["x-content-type-options"] == "nosniff"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> str:
