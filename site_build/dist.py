@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import headers, pyodide_assets
+from . import bytecode, headers, pyodide_assets
 from .pins import CORE_SHA256
 from .wheel import build_wheel
 
@@ -39,8 +39,13 @@ def _render(template: str, site: Path, csp: str) -> str:
 
 
 def trimmed_lock(official: dict, wheels: list[pyodide_assets.Wheel], localhash_wheel: Path) -> dict:
-    """Only what the site loads, each with its sha256, so Pyodide verifies every package."""
-    packages = {w.name: official["packages"][w.name] for w in wheels}
+    """Only what the site loads, each with the sha256 of the file the site serves (the compiled
+    wheel, next to localhash's), so Pyodide verifies every package it installs."""
+    served = localhash_wheel.parent
+    packages = {
+        w.name: {**official["packages"][w.name], "sha256": pyodide_assets.sha256_file(served / w.file_name)}
+        for w in wheels
+    }
     packages["localhash"] = {
         "depends": ["numpy", "pillow"],
         "file_name": localhash_wheel.name,
@@ -97,17 +102,40 @@ def build(
 
     version = pyodide_assets.PYODIDE_VERSION
     for name in CORE_SHA256:
-        if name != "pyodide-lock.json":
+        if name not in ("pyodide-lock.json", "python_stdlib.zip"):
             pyodide_assets.copy_verified(pyodide_dir / name, stage / "pyodide" / name, CORE_SHA256[name])
             provenance[f"pyodide/{name}"] = f"npm pyodide@{version} {name}"
+    # What Python imports ships as bytecode (site_build/bytecode.py says why), compiled from the
+    # verified originals; the manifest names each original by its sha256.
+    compiled = "compiled to bytecode by Pyodide's CPython (site_build/bytecode.py) from "
+    stdlib = pyodide_dir / "python_stdlib.zip"
+    jobs = [bytecode.Job(stdlib, stage / "pyodide" / stdlib.name, False, bytecode.STDLIB_PREFIX)]
+    provenance["pyodide/python_stdlib.zip"] = (
+        compiled + f"npm pyodide@{version} python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
+    )
+    originals = stage / "originals"  # verified inputs of the compile, removed after it
+    originals.mkdir()
     for wheel in wheels:
-        pyodide_assets.copy_verified(wheel.path, stage / "pyodide" / wheel.file_name, wheel.sha256)
+        pyodide_assets.copy_verified(wheel.path, originals / wheel.file_name, wheel.sha256)
+        jobs.append(
+            bytecode.Job(
+                originals / wheel.file_name, stage / "pyodide" / wheel.file_name, False, bytecode.SITE_PACKAGES_PREFIX
+            )
+        )
         # Not where the bytes came from (cache, CDN or the PyPI copy, logged by package_wheels):
         # that depends on the machine, and the manifest must not, for builds to be identical.
-        lock_entry = f"official pyodide-lock.json {version} entry '{wheel.name}'"
-        provenance[f"pyodide/{wheel.file_name}"] = lock_entry + " (sha256 verified)"
-    localhash_wheel = build_wheel(root, stage / "pyodide")
-    provenance[f"pyodide/{localhash_wheel.name}"] = f"built from py/localhash at commit {commit}"
+        provenance[f"pyodide/{wheel.file_name}"] = (
+            compiled + f"official pyodide-lock.json {version} entry '{wheel.name}' sha256 {wheel.sha256} (verified)"
+        )
+    source_wheel = build_wheel(root, originals)
+    localhash_wheel = stage / "pyodide" / source_wheel.name
+    jobs.append(bytecode.Job(source_wheel, localhash_wheel, True, bytecode.SITE_PACKAGES_PREFIX))
+    provenance[f"pyodide/{localhash_wheel.name}"] = (
+        f"built from py/localhash at commit {commit}; its sources kept, with bytecode beside them "
+        "compiled by Pyodide's CPython (site_build/bytecode.py)"
+    )
+    bytecode.compile_archives(jobs, pyodide_dir, cache_dir / "bytecode")
+    shutil.rmtree(originals)
     lock = trimmed_lock(official, wheels, localhash_wheel)
     (stage / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
     provenance["pyodide/pyodide-lock.json"] = (

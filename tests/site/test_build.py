@@ -47,12 +47,10 @@ def build_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def genuine_wheels(dist) -> dict[str, bytes]:
-    """file name -> the verified bytes of the numpy and Pillow wheels (taken from a real build)."""
-    lock = official_lock()
-    return {
-        lock["packages"][n]["file_name"]: (dist / "pyodide" / lock["packages"][n]["file_name"]).read_bytes()
-        for n in pyodide_assets.PACKAGES
-    }
+    """file name -> the verified bytes of the official numpy and Pillow wheels (as the build that
+    made `dist` found them in the default cache)."""
+    wheels = pyodide_assets.package_wheels(official_lock(), ROOT / ".cache" / "pyodide", allow_network=False)
+    return {wheel.file_name: wheel.path.read_bytes() for wheel in wheels}
 
 
 def write_carrier(cache: Path, contents: dict[str, bytes]) -> Path:
@@ -88,7 +86,7 @@ NUMPY = official_lock()["packages"]["numpy"]
 
 
 def test_tampered_cached_wheel_is_never_shipped_and_a_verified_source_replaces_it(
-    tmp_path, genuine_wheels, official_serves, capsys
+    tmp_path, dist, genuine_wheels, official_serves, capsys
 ):
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -104,7 +102,7 @@ def test_tampered_cached_wheel_is_never_shipped_and_a_verified_source_replaces_i
     out = build(ROOT, tmp_path / "dist", cache_dir=cache)
 
     shipped = (out / "pyodide" / NUMPY["file_name"]).read_bytes()
-    assert shipped == genuine and sha256(shipped) == NUMPY["sha256"]
+    assert shipped == (dist / "pyodide" / NUMPY["file_name"]).read_bytes(), "compiled from the genuine wheel"
     assert (cache / NUMPY["file_name"]).read_bytes() == genuine, "the cache now holds the verified bytes"
     log = capsys.readouterr().err
     assert f"{NUMPY['file_name']}: sha256 {sha256(tampered)}" in log, "the rejected cache file is reported"
@@ -286,9 +284,15 @@ def test_manifest_lists_every_file_with_size_sha256_and_provenance(dist):
         assert isinstance(entry["provenance"], str) and entry["provenance"], rel
     provenance = {rel: entry["provenance"] for rel, entry in manifest["files"].items()}
     assert provenance["pyodide/pyodide.asm.wasm"] == "npm pyodide@0.27.7 pyodide.asm.wasm"
-    assert provenance["pyodide/" + NUMPY["file_name"]].startswith("official pyodide-lock.json 0.27.7 entry 'numpy'")
+    compiled = "compiled to bytecode by Pyodide's CPython (site_build/bytecode.py) from "
+    assert provenance["pyodide/" + NUMPY["file_name"]] == (
+        compiled + f"official pyodide-lock.json 0.27.7 entry 'numpy' sha256 {NUMPY['sha256']} (verified)"
+    )
+    assert provenance["pyodide/python_stdlib.zip"] == (
+        compiled + f"npm pyodide@0.27.7 python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
+    )
     wheel = next(rel for rel in files if rel.startswith("pyodide/localhash-"))
-    assert re.fullmatch(r"built from py/localhash at commit [0-9a-f]{40}(\+uncommitted-changes)?", provenance[wheel])
+    assert re.match(r"built from py/localhash at commit [0-9a-f]{40}(\+uncommitted-changes)?; ", provenance[wheel])
     assert provenance["index.html"].startswith("web/index.html at commit ")
 
 
@@ -299,8 +303,8 @@ def test_trimmed_lock_lists_exactly_numpy_pillow_localhash_with_matching_sha256(
     assert lock["info"] == official["info"]
     for name, entry in lock["packages"].items():
         assert entry["sha256"] == sha256((dist / "pyodide" / entry["file_name"]).read_bytes()), name
-        if name != "localhash":
-            assert entry == official["packages"][name]
+        if name != "localhash":  # the official entry, for the compiled wheel the site serves
+            assert entry == {**official["packages"][name], "sha256": entry["sha256"]}
     assert lock["packages"]["localhash"]["depends"] == ["numpy", "pillow"]
 
 
