@@ -72,6 +72,9 @@
         case "started":
           this.running = message.id;
           break;
+        case "decode":
+          this.decode(message.id, message.ranges);
+          break;
         case "result":
           this.finish(message.id, message.record);
           if (message.record.ok && message.record.width * message.record.height > RECYCLE_AFTER_PIXELS) {
@@ -96,6 +99,29 @@
       if (!job) return;
       this.pending.delete(id);
       job.resolve(record);
+    }
+
+    // The worker asks the page to decode a JPEG: createImageBitmap here runs on the browser's
+    // decoder threads while the worker does its own part of the same file, and the bitmap is
+    // transferred, not copied. `ranges` leave out the EXIF blocks (worker.js withoutExif), so the
+    // stored orientation is decoded; colour management and premultiplication are off, so the
+    // pixels are libjpeg-turbo's own, as platforms' pipelines see them.
+    async decode(id, ranges) {
+      const worker = this.worker;
+      let bitmap = null;
+      try {
+        const blob = this.pending.get(id).blob;
+        const parts = ranges.map(([start, end]) => blob.slice(start, end));
+        const options = { colorSpaceConversion: "none", premultiplyAlpha: "none" };
+        bitmap = await createImageBitmap(new Blob(parts, { type: "image/jpeg" }), options);
+      } catch {
+        bitmap = null; // the worker lets Pillow decode the file, and report why it cannot
+      }
+      if (worker !== this.worker) {
+        if (bitmap) bitmap.close(); // a restarted worker asks again
+        return;
+      }
+      worker.postMessage({ type: "decoded", id, bitmap }, bitmap ? [bitmap] : []);
     }
 
     // The worker's wasm heap in bytes (it only grows): for the benchmark.

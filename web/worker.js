@@ -63,18 +63,39 @@ async function hashBlob(id, blob, options) {
   const dihedral = Boolean(options.dihedral);
   const mode = options.mode || "full";
   if (options.decoder !== "pillow" && entry.decoder_for(bytes) === "browser") {
-    const pixels = await browserDecode(new Blob(withoutExif(bytes), { type: "image/jpeg" }));
-    if (pixels) return toRecord(entry.hash_image(bytes, dihedral, mode, pixels.data, pixels.width, pixels.height));
+    const decoding = pageDecode(id, bytes); // the page decodes while Pillow checks the file here
+    const job = entry.JpegJob(bytes, dihedral, mode);
+    try {
+      const bitmap = await decoding;
+      if (job.error) {
+        if (bitmap) bitmap.close();
+        return toRecord(job.error);
+      }
+      if (bitmap && (await copyPixels(job, bitmap))) return toRecord(job.record());
+    } finally {
+      job.destroy();
+    }
   }
   return toRecord(entry.hash_image(bytes, dihedral, mode));
 }
 
-// The JPEG's segments without its EXIF (APP1 "Exif") blocks, as parts for a Blob (no copy).
+// The page decodes JPEGs for us (hasher.js `decode`): there, createImageBitmap runs on the
+// browser's decoder threads while this thread does Python's part of the same file. Resolves to
+// an ImageBitmap, or null when the browser cannot decode the file (Pillow then reports why).
+const decodes = new Map(); // id -> resolve
+function pageDecode(id, bytes) {
+  return new Promise((resolve) => {
+    decodes.set(id, resolve);
+    post({ type: "decode", id, ranges: withoutExif(bytes) });
+  });
+}
+
+// The JPEG's byte ranges without its EXIF (APP1 "Exif") blocks, for the page to slice the File.
 // Browsers apply EXIF orientation when decoding, even when asked not to (Chromium treats
 // imageOrientation "none" as "from-image"); PDQ is defined on the stored pixels, and Python
 // applies the orientation itself for pdq_oriented.
 function withoutExif(bytes) {
-  const parts = [];
+  const ranges = [];
   let keepFrom = 0;
   let at = 2; // after SOI
   while (at + 4 <= bytes.length && bytes[at] === 0xff) {
@@ -83,31 +104,34 @@ function withoutExif(bytes) {
     const length = (bytes[at + 2] << 8) | bytes[at + 3];
     const isExif = marker === 0xe1 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66;
     if (isExif) {
-      parts.push(bytes.subarray(keepFrom, at));
+      ranges.push([keepFrom, at]);
       keepFrom = at + 2 + length;
     }
     at += 2 + length;
   }
-  parts.push(bytes.subarray(keepFrom));
-  return parts;
+  ranges.push([keepFrom, bytes.length]);
+  return ranges;
 }
 
-// JPEG pixels from the browser's own decoder (libjpeg-turbo in Chromium and Firefox, as in most
-// platforms' pipelines), untouched: no colour management, no premultiplication, stored orientation
-// (see withoutExif). Null when the browser cannot decode; Pillow then decodes and reports the
-// typed error.
-async function browserDecode(blob) {
-  let bitmap = null;
+// The bitmap's pixels, untouched (no colour management, no premultiplication: see hasher.js),
+// copied into the Python array the job hashes. False when they do not fit the file.
+async function copyPixels(job, bitmap) {
+  const array = job.buffer(bitmap.width, bitmap.height);
+  if (!array) {
+    bitmap.close();
+    return false;
+  }
+  const view = array.getBuffer("u8");
   try {
-    bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     const context = canvas.getContext("2d", { willReadFrequently: true });
     context.drawImage(bitmap, 0, 0);
-    return context.getImageData(0, 0, bitmap.width, bitmap.height);
-  } catch {
-    return null;
+    view.data.set(context.getImageData(0, 0, bitmap.width, bitmap.height).data);
+    return true;
   } finally {
-    if (bitmap) bitmap.close();
+    view.release();
+    array.destroy();
+    bitmap.close();
   }
 }
 
@@ -141,5 +165,12 @@ const booted = boot().catch((error) => {
 
 let queue = Promise.resolve();
 self.onmessage = (event) => {
-  queue = queue.then(() => booted).then(() => handle(event.data), () => {});
+  const message = event.data;
+  if (message.type === "decoded") {
+    // not queued: the running job is waiting for it
+    decodes.get(message.id)?.(message.bitmap);
+    decodes.delete(message.id);
+    return;
+  }
+  queue = queue.then(() => booted).then(() => handle(message), () => {});
 };

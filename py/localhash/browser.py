@@ -14,7 +14,7 @@ from PIL import Image
 from .decode import VIDEO_SNIFF_BYTES, video_format
 from .digests import HashStream
 from .errors import INTERNAL_ERROR, LocalhashError
-from .record import hash_bytes, image_record, video_record
+from .record import finish_image, hash_bytes, prepare_image, video_record
 
 
 def _as_bytes(data) -> bytes:
@@ -37,32 +37,64 @@ def decoder_for(data) -> str:
         return "pillow"  # whatever is wrong, Pillow's decoder reports it as a typed error
 
 
-def hash_image(data, dihedral: bool = False, mode: str = "full", rgba=None, width: int = 0, height: int = 0) -> dict:
-    """Every hash of one image file's bytes; failures come back as typed error records.
+def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
+    """Every hash of one image file's bytes, Pillow decoding; failures come back as typed error records."""
+    return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode))
 
-    `rgba` (with width, height) are the browser's decoded pixels of a JPEG (see decoder_for).
-    """
-    data = _as_bytes(data)
-    if rgba is None:
-        return hash_bytes(data, dihedral=bool(dihedral), mode=str(mode))
-    pixels = np.frombuffer(_as_bytes(rgba), dtype=np.uint8).reshape(int(height), int(width), 4)
-    try:
-        return image_record(data, dihedral=bool(dihedral), mode=str(mode), decoded_rgba=pixels)
-    except LocalhashError as exc:
+
+def _error_record(exc: Exception) -> dict:
+    if isinstance(exc, LocalhashError):
         return {"ok": False, "error": exc.as_record()}
-    except ValueError:  # the browser's pixels do not fit the file: let Pillow decode it
-        return hash_bytes(data, dihedral=bool(dihedral), mode=str(mode))
-    except Exception as exc:  # a bug of ours: still one typed record
-        return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
+    return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
+
+
+class JpegJob:
+    """A JPEG whose pixels the page decodes (see decoder_for), in two steps so the two overlap.
+
+    Constructing it checks the file with Pillow and takes its digests while the page's decoder
+    works; `error` is then the typed error record, or None. `buffer(width, height)` gives the
+    array the worker copies the decoded RGBA pixels into (None when they do not fit the file);
+    `record()` hashes them. Both steps together equal `hash_image(data, ..., rgba)`.
+    """
+
+    def __init__(self, data, dihedral: bool = False, mode: str = "full") -> None:
+        self.pixels: np.ndarray | None = None
+        self.prepared = None
+        self.error: dict | None = None
+        try:
+            self.prepared = prepare_image(
+                _as_bytes(data), dihedral=bool(dihedral), mode=str(mode), pixels_from_elsewhere=True
+            )
+        except Exception as exc:
+            self.error = _error_record(exc)
+
+    def buffer(self, width: int, height: int) -> np.ndarray | None:
+        decoded = self.prepared.decoded
+        if (int(width), int(height)) != (decoded.width, decoded.height):
+            return None  # e.g. a browser that applied the EXIF orientation after all
+        self.pixels = np.empty((decoded.height, decoded.width, 4), np.uint8)
+        return self.pixels
+
+    def record(self) -> dict:
+        try:
+            return finish_image(self.prepared, self.pixels)
+        except Exception as exc:
+            return _error_record(exc)
 
 
 def warm_up() -> None:
-    """Hash a small generated picture once, so that the person's first file does not pay for
-    lazy imports and first-call costs."""
-    buffer = io.BytesIO()
+    """Hash two small generated pictures, a PNG as Pillow decodes it and a JPEG as the browser's
+    pixels reach JpegJob, so that the person's first file does not pay for lazy imports and
+    first calls."""
     gradient = np.add.outer(np.arange(96, dtype=np.uint8), np.arange(128, dtype=np.uint8))
-    Image.fromarray(np.stack([gradient] * 3, axis=-1)).save(buffer, "PNG")
-    hash_bytes(buffer.getvalue(), dihedral=True)
+    picture = Image.fromarray(np.stack([gradient, gradient[::-1], gradient[:, ::-1]], axis=-1))
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    picture.save(png, "PNG")
+    picture.save(jpeg, "JPEG", quality=90)
+    hash_bytes(png.getvalue(), dihedral=True)
+    job = JpegJob(jpeg.getvalue())
+    job.buffer(picture.width, picture.height)[...] = np.asarray(picture.convert("RGBA"))
+    job.record()
 
 
 class VideoHasher:

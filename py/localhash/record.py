@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -40,27 +40,43 @@ def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
     return pdq_hash(pixels, dihedral)
 
 
-def image_record(
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image file checked and digested, waiting for its pixels (see prepare_image)."""
+
+    data: bytes
+    decoded: DecodedImage
+    digests: dict[str, str]
+    dihedral: bool
+    mode: Mode
+    pixels_from_elsewhere: bool
+
+
+def prepare_image(
     data: bytes,
     *,
     dihedral: bool = False,
     mode: Mode = "full",
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    decoded_rgba: np.ndarray | None = None,
-) -> dict:
-    """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed.
-
-    `decoded_rgba` lets another decoder supply a JPEG's pixels as a contiguous (rows, cols, 4)
-    array: the browser's libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md).
-    Everything else (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
-    """
+    pixels_from_elsewhere: bool = False,
+) -> PreparedImage:
+    """The part of image_record that needs only the file's bytes: decode (or, when another decoder
+    supplies a JPEG's pixels, check) and digests. Raises LocalhashError for a file that cannot be
+    hashed. The browser runs this while its own JPEG decoder works on the same file."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    decoded = decode_image(data, max_pixels, check_only=decoded_rgba is not None)
-    if decoded_rgba is None:
+    decoded = decode_image(data, max_pixels, check_only=pixels_from_elsewhere)
+    return PreparedImage(data, decoded, digest_bytes(data), dihedral, mode, pixels_from_elsewhere)
+
+
+def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None) -> dict:
+    """Every hash of a prepared image: `decoded_rgba` is required when it was prepared with
+    `pixels_from_elsewhere` (the full-size (rows, cols, 4) RGBA pixels of its JPEG)."""
+    decoded, mode, dihedral = prepared.decoded, prepared.mode, prepared.dihedral
+    if not prepared.pixels_from_elsewhere:
         pixels = _pdq_pixels(decoded, mode)
     else:
-        if decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
+        if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
             raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
         grey_file = decoded.image.mode == "L"
         # No copies of 12 MP: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
@@ -77,7 +93,7 @@ def image_record(
         "width": decoded.width,
         "height": decoded.height,
         "frames": decoded.frames,
-        **digest_bytes(data),
+        **prepared.digests,
         "pdq": pdq.hash,
         "pdq_quality": pdq.quality,
         "low_quality": pdq.quality < PDQ_MIN_QUALITY,
@@ -90,6 +106,26 @@ def image_record(
         record["pdq_dihedral"] = pdq.dihedral
     record.update(imagehash_all(decoded.image))
     return record
+
+
+def image_record(
+    data: bytes,
+    *,
+    dihedral: bool = False,
+    mode: Mode = "full",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    decoded_rgba: np.ndarray | None = None,
+) -> dict:
+    """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed.
+
+    `decoded_rgba` lets another decoder supply a JPEG's pixels as a contiguous (rows, cols, 4)
+    array: the browser's libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md).
+    Everything else (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
+    """
+    prepared = prepare_image(
+        data, dihedral=dihedral, mode=mode, max_pixels=max_pixels, pixels_from_elsewhere=decoded_rgba is not None
+    )
+    return finish_image(prepared, decoded_rgba)
 
 
 def video_record(container: str, digests: dict[str, str]) -> dict:

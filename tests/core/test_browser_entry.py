@@ -28,6 +28,18 @@ def generated() -> dict[str, bytes]:
     return {"colour": jpeg(rgb), "grey": jpeg(rgb.convert("L")), "exif-6": jpeg(rgb, exif=exif.tobytes())}
 
 
+def hash_as_the_worker_does(data: bytes, rgba: np.ndarray, dihedral: bool = False, mode: str = "full") -> dict:
+    """JpegJob, then the pixels copied into its buffer, or Pillow when they do not fit (web/worker.js)."""
+    job = browser.JpegJob(data, dihedral, mode)
+    if job.error:
+        return job.error
+    buffer = job.buffer(rgba.shape[1], rgba.shape[0])
+    if buffer is None:
+        return browser.hash_image(data, dihedral, mode)
+    buffer[...] = rgba
+    return job.record()
+
+
 def rgba_as_a_browser_gives_it(data: bytes) -> np.ndarray:
     """What getImageData returns: RGBA, stored orientation, alpha 255."""
     rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -41,15 +53,21 @@ def test_browser_pixels_give_the_native_record(mode, dihedral):
     files = generated() | {"corpus": (PDQ_IMAGES / "reg-test-input/labelme-subset/q0122.jpg").read_bytes()}
     for name, data in files.items():
         rgba = rgba_as_a_browser_gives_it(data)
-        ours = browser.hash_image(data, dihedral, mode, rgba.tobytes(), rgba.shape[1], rgba.shape[0])
+        ours = hash_as_the_worker_does(data, rgba, dihedral, mode)
         assert ours == hash_bytes(data, dihedral=dihedral, mode=mode), name
 
 
 def test_pixels_of_the_wrong_size_fall_back_to_pillow():
     data = generated()["exif-6"]
     rotated = np.ascontiguousarray(np.rot90(rgba_as_a_browser_gives_it(data)))  # a browser that applied EXIF
-    ours = browser.hash_image(data, False, "full", rotated.tobytes(), rotated.shape[1], rotated.shape[0])
+    ours = hash_as_the_worker_does(data, rotated)
     assert ours == hash_bytes(data)
+
+
+def test_a_damaged_jpeg_gets_its_typed_error_before_any_pixels():
+    data = generated()["colour"]
+    job = browser.JpegJob(data[: len(data) // 2])
+    assert job.error == hash_bytes(data[: len(data) // 2]) and job.error["error"]["code"] == "corrupt_image"
 
 
 def test_decoder_choice():
