@@ -123,15 +123,33 @@ async function copyPixels(job, bitmap) {
   }
   const view = array.getBuffer("u8");
   try {
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    context.drawImage(bitmap, 0, 0);
-    view.data.set(context.getImageData(0, 0, bitmap.width, bitmap.height).data);
+    if (!(await copyFromVideoFrame(bitmap, view.data))) {
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const context = canvas.getContext("2d", { willReadFrequently: true });
+      context.drawImage(bitmap, 0, 0);
+      view.data.set(context.getImageData(0, 0, bitmap.width, bitmap.height).data);
+    }
     return true;
   } finally {
     view.release();
     array.destroy();
     bitmap.close();
+  }
+}
+
+// WebCodecs copies the bitmap's pixels into wasm memory in one step, where a canvas takes three
+// (draw, getImageData, set). False where it is missing or cannot convert to RGBA.
+async function copyFromVideoFrame(bitmap, target) {
+  if (typeof VideoFrame !== "function") return false;
+  let frame = null;
+  try {
+    frame = new VideoFrame(bitmap, { timestamp: 0 });
+    await frame.copyTo(target, { format: "RGBA" });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (frame) frame.close();
   }
 }
 
