@@ -2,12 +2,21 @@
 
 A fresh Chromium per timed run (2-core machines: a browser's background compile threads from an
 earlier run would otherwise steal time); median of RUNS. Prints ratios measured in this one run.
+
+Each round runs native and browser back to back (our shared machines drift by 20-30 % within
+minutes). Like is compared with like:
+- first file: a fresh browser hashing the file as soon as the page is ready, against
+  `hash_bytes` in a fresh CPython process (imports done, nothing hashed yet: what
+  `python -m localhash hash` does);
+- warm: the same file again in that browser, against a CPython process that has hashed it.
+Every fresh browser also gives a time to ready.
 """
 
 from __future__ import annotations
 
 import gzip
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -62,6 +71,30 @@ def wire_sizes(site: Path) -> dict[str, int]:
     return sizes
 
 
+NATIVE_FIRST_CALL = """
+import sys, time
+from localhash import hash_bytes
+data = open(sys.argv[1], "rb").read()
+t = time.perf_counter(); hash_bytes(data); print(time.perf_counter() - t)
+"""
+
+
+def native_first_call(path: Path) -> float:
+    """hash_bytes on the file in a fresh process: imports done, nothing hashed before."""
+    env = {"PYTHONPATH": str(ROOT / "py")}
+    done = subprocess.run(
+        [sys.executable, "-c", NATIVE_FIRST_CALL, str(path)], capture_output=True, text=True, check=True, env=env
+    )
+    return float(done.stdout)
+
+
+def native_warm(data: bytes) -> float:
+    hash_bytes(data)
+    t = time.perf_counter()
+    hash_bytes(data)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     import base64
 
@@ -73,6 +106,7 @@ def main() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         images = make_images(Path(tmp))
+        ready: list[float] = []
         with sync_playwright() as playwright:
 
             def fresh_page():
@@ -80,47 +114,49 @@ def main() -> None:
                 page = browser.new_page()
                 page.goto(url)
                 page.evaluate("window.localhash.ready")
+                ready.append(page.evaluate("window.localhash.stageLog")[-1]["ms"] / 1000)
                 return browser, page
 
-            ready = []
             for _ in range(RUNS):
-                browser, page = fresh_page()
-                ready.append(page.evaluate("window.localhash.stageLog")[-1]["ms"] / 1000)
+                browser, _page = fresh_page()
                 browser.close()
-            print(
-                f"navigation to ready: median {statistics.median(ready):.2f} s of {RUNS} "
-                f"(goal <= {GOALS['ready']} s: ratio {statistics.median(ready) / GOALS['ready']:.2f})"
-            )
-            sizes = wire_sizes(site)
-            print(
-                "bytes on the wire for a first visit: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items())
-            )
 
-            print(f"\nper image, all hashes, median of {RUNS}, fresh browser per run:")
-            print(f"{'image':<12} {'Chromium':>9} {'native':>8} {'ratio':>6} {'wasm heap after':>16}")
+            print(f"per image, all hashes, median of {RUNS} rounds (a fresh browser each), native in the same rounds")
+            print(
+                f"{'image':<10} {'first file: Chromium':>20} {'native':>7} {'ratio':>6}   "
+                f"{'warm: Chromium':>14} {'native':>7} {'ratio':>6}   {'wasm heap after':>15}"
+            )
             for label, path in images.items():
                 data = path.read_bytes()
-                native = []
-                for _ in range(RUNS):
-                    t = time.perf_counter()
-                    hash_bytes(data)
-                    native.append(time.perf_counter() - t)
                 b64 = base64.b64encode(data).decode()
-                runs, heap = [], 0
+                runs: dict[str, list[float]] = {"first": [], "again": [], "fresh": [], "warm": []}
+                heap = 0
                 for _ in range(RUNS):
+                    runs["fresh"].append(native_first_call(path))
+                    runs["warm"].append(native_warm(data))
                     browser, page = fresh_page()
-                    result = page.evaluate(HASH_JS, b64)
-                    assert result["ok"], label
-                    runs.append(result["ms"] / 1000)
+                    for key in ("first", "again"):
+                        result = page.evaluate(HASH_JS, b64)
+                        assert result["ok"], label
+                        runs[key].append(result["ms"] / 1000)
                     heap = result["heap"]
                     browser.close()
-                ratio = statistics.median(runs) / statistics.median(native)
-                goal = f" (goal <= {GOALS[label]})" if label in GOALS else ""
+                med = {k: statistics.median(v) * 1000 for k, v in runs.items()}
+                goal = f"  (goal <= {GOALS[label]})" if label in GOALS else ""
                 print(
-                    f"{label:<12} {statistics.median(runs) * 1000:>7.0f}ms {statistics.median(native) * 1000:>6.0f}ms "
-                    f"{ratio:>6.2f}{goal} {heap / 2**20:>12.0f} MiB"
+                    f"{label:<10} {med['first']:>18.0f}ms {med['fresh']:>5.0f}ms {med['first'] / med['fresh']:>6.2f}   "
+                    f"{med['again']:>12.0f}ms {med['warm']:>5.0f}ms {med['again'] / med['warm']:>6.2f}   "
+                    f"{heap / 2**20:>11.0f} MiB{goal}"
                 )
+                print(f"{'':<10} cold Chromium against warm native: {med['first'] / med['warm']:.2f}")
         server.shutdown()
+        print(
+            f"\nnavigation to ready: median {statistics.median(ready):.2f} s of {len(ready)} fresh browsers, "
+            f"range {min(ready):.2f}-{max(ready):.2f} (goal <= {GOALS['ready']} s: "
+            f"ratio {statistics.median(ready) / GOALS['ready']:.2f})"
+        )
+        sizes = wire_sizes(site)
+        print("bytes on the wire for a first visit: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items()))
 
 
 if __name__ == "__main__":

@@ -71,11 +71,12 @@ async function hashBlob(id, blob, options) {
     const decoding = pageDecode(id, bytes); // the page decodes while Pillow checks the file here
     const job = entry.JpegJob(bytes, dihedral, mode);
     try {
-      const bitmap = await decoding;
-      if (job.error) {
-        if (bitmap) bitmap.close();
-        return toRecord(job.error);
+      const error = job.error;
+      if (error) {
+        decoding.then((bitmap) => bitmap && bitmap.close()); // not waited for: the answer is known
+        return toRecord(error);
       }
+      const bitmap = await decoding;
       if (bitmap && (await copyPixels(job, bitmap))) return toRecord(job.record());
     } finally {
       job.destroy();
