@@ -142,6 +142,7 @@
       ui.i18n.setText($("status-error"), errorKey(answer?.ok ? status : answer));
       return;
     }
+    ui.i18n.clear($("status-error")); // an earlier failed attempt's message no longer holds
     render(status.body);
     ui.announce("withdraw.done");
     $("status-state").focus();
