@@ -13,8 +13,7 @@ from PIL import Image
 
 from .decode import VIDEO_SNIFF_BYTES, video_format
 from .digests import HashStream
-from .errors import INTERNAL_ERROR, LocalhashError
-from .record import finish_image, hash_bytes, prepare_image, video_record
+from .record import failure_record, finish_image, hash_bytes, prepare_image, video_record
 
 
 def _as_bytes(data) -> bytes:
@@ -42,19 +41,13 @@ def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
     return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode))
 
 
-def _error_record(exc: Exception) -> dict:
-    if isinstance(exc, LocalhashError):
-        return {"ok": False, "error": exc.as_record()}
-    return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
-
-
 class JpegJob:
     """A JPEG whose pixels the page decodes (see decoder_for), in two steps so the two overlap.
 
     Constructing it checks the file with Pillow and takes its digests while the page's decoder
     works; `error` is then the typed error record, or None. `buffer(width, height)` gives the
     array the worker copies the decoded RGBA pixels into (None when they do not fit the file);
-    `record()` hashes them. Both steps together equal `hash_image(data, ..., rgba)`.
+    `record()` hashes them. Both steps together equal `record.image_record(data, decoded_rgba=...)`.
     """
 
     def __init__(self, data, dihedral: bool = False, mode: str = "full") -> None:
@@ -66,7 +59,7 @@ class JpegJob:
                 _as_bytes(data), dihedral=bool(dihedral), mode=str(mode), pixels_from_elsewhere=True
             )
         except Exception as exc:
-            self.error = _error_record(exc)
+            self.error = failure_record(exc)
 
     def buffer(self, width: int, height: int) -> np.ndarray | None:
         decoded = self.prepared.decoded
@@ -79,7 +72,7 @@ class JpegJob:
         try:
             return finish_image(self.prepared, self.pixels)
         except Exception as exc:
-            return _error_record(exc)
+            return failure_record(exc)
 
 
 def warm_up() -> None:

@@ -44,7 +44,6 @@ def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
 class PreparedImage:
     """An image file checked and digested, waiting for its pixels (see prepare_image)."""
 
-    data: bytes
     decoded: DecodedImage
     digests: dict[str, str]
     dihedral: bool
@@ -66,7 +65,7 @@ def prepare_image(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     decoded = decode_image(data, max_pixels, check_only=pixels_from_elsewhere)
-    return PreparedImage(data, decoded, digest_bytes(data), dihedral, mode, pixels_from_elsewhere)
+    return PreparedImage(decoded, digest_bytes(data), dihedral, mode, pixels_from_elsewhere)
 
 
 def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None) -> dict:
@@ -145,7 +144,13 @@ def hash_bytes(
         if container:
             return video_record(container, digest_bytes(data))
         return image_record(data, dihedral=dihedral, mode=mode, max_pixels=max_pixels)
-    except LocalhashError as exc:
+    except Exception as exc:
+        return failure_record(exc)
+
+
+def failure_record(exc: Exception) -> dict:
+    """`{"ok": false, "error": {code, message}}` for a failure: the file's typed error, or
+    internal_error for a bug of ours (still one typed record, never a traceback)."""
+    if isinstance(exc, LocalhashError):
         return {"ok": False, "error": exc.as_record()}
-    except Exception as exc:  # a bug of ours: still one typed record, never a traceback
-        return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
+    return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}
