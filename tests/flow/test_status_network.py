@@ -40,12 +40,22 @@ def test_status_and_withdrawal_survive_a_failing_network(chromium, served):
 
     # One that reaches the bank but whose answer is lost: the bank withdrew it; the page cannot
     # know, says so, and asking again (withdrawal is idempotent) shows the case withdrawn.
+    lost = []
+
     def answer_lost(route):
         route.fetch()
         route.abort("connectionreset")
+        lost.append(route.request.url)
 
     page.route(WITHDRAW, answer_lost)
     page.click("#withdraw-yes")
+    # Until this attempt fails, the error shown is still the previous one's: wait for the handler
+    # (unrouting while it is between fetch and abort makes Playwright handle the route twice).
+    for _ in range(200):
+        if lost:
+            break
+        page.wait_for_timeout(50)
+    assert lost, "the withdrawal never reached the route"
     assert UNREACHABLE in driver.error_text(page, "#status-error")
     assert served.status(case, PIN).json()["status"] == "withdrawn"
     page.unroute(WITHDRAW)
