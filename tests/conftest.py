@@ -58,3 +58,12 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# What only a browser's JPEG record has: whose pixels were hashed, and their check (web/MESSAGES.md).
+BROWSER_ONLY_KEYS = ("decoded_by", "pixel_check")
+
+
+def native_fields(record: dict) -> dict:
+    """A browser record without BROWSER_ONLY_KEYS: what `python -m localhash hash` prints for the file."""
+    return {k: v for k, v in record.items() if k not in BROWSER_ONLY_KEYS}

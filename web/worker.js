@@ -77,7 +77,9 @@ async function hashBlob(id, blob, options) {
         return toRecord(error);
       }
       const bitmap = await decoding;
-      if (bitmap && (await copyPixels(job, bitmap))) return toRecord(job.record());
+      if (!bitmap) return toRecord(job.record_without_pixels("not_decoded", "the browser could not decode the file"));
+      if (await copyPixels(job, bitmap)) return toRecord(job.record());
+      return toRecord(job.record_without_pixels("wrong_size", "the browser decoded the picture at another size"));
     } finally {
       job.destroy();
     }
@@ -144,12 +146,15 @@ async function copyPixels(job, bitmap) {
 }
 
 // WebCodecs copies the bitmap's pixels into wasm memory in one step, where a canvas takes three
-// (draw, getImageData, set). False where it is missing or cannot convert to RGBA.
+// (draw, getImageData, set). False where it is missing or cannot convert to RGBA: then the caller
+// draws on a canvas. Whatever path gave the pixels, Python compares them with its own decode
+// before hashing them (localhash/pixelcheck.py).
 async function copyFromVideoFrame(bitmap, target) {
   if (typeof VideoFrame !== "function") return false;
   let frame = null;
   try {
     frame = new VideoFrame(bitmap, { timestamp: 0 });
+    if (!copyConvertsFormat(frame)) return false;
     await frame.copyTo(target, { format: "RGBA" });
     return true;
   } catch {
@@ -157,6 +162,29 @@ async function copyFromVideoFrame(bitmap, target) {
   } finally {
     if (frame) frame.close();
   }
+}
+
+// Whether this engine's copyTo honours `format`. WebKit's VideoFrameCopyToOptions has no `format`
+// member (WebCore/Modules/webcodecs/VideoFrameCopyToOptions.idl knows `rect` and `layout`), so
+// Safari and WebKitGTK copy the frame in its own layout (BGRA) and resolve all the same. A dictionary
+// member an engine does not know is never read, so a getter tells, without copying anything.
+let formatHonoured = null;
+function copyConvertsFormat(frame) {
+  if (formatHonoured === null) {
+    let read = false;
+    try {
+      frame.allocationSize({
+        get format() {
+          read = true;
+          return "RGBA";
+        },
+      });
+    } catch {
+      // an engine that reads `format` but cannot convert: copyTo would throw too
+    }
+    formatHonoured = read;
+  }
+  return formatHonoured;
 }
 
 async function handle({ id, type, blob, options }) {

@@ -44,20 +44,22 @@ def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
 class JpegJob:
     """A JPEG whose pixels the page decodes (see decoder_for), in two steps so the two overlap.
 
-    Constructing it checks the file with Pillow and takes its digests while the page's decoder
-    works; `error` is then the typed error record, or None. `buffer(width, height)` gives the
-    array the worker copies the decoded RGBA pixels into (None when they do not fit the file);
-    `record()` hashes them. Both steps together equal `record.image_record(data, decoded_rgba=...)`.
+    Constructing it checks the file with Pillow (a 1/8-scale decode) and takes its digests while the
+    page's decoder works; `error` is then the typed error record, or None. `buffer(width, height)`
+    gives the array the worker copies the decoded RGBA pixels into (None when they do not fit the
+    file); `record()` checks them against the 1/8-scale decode and hashes them, or, when they fail
+    the check, Pillow's own decode (record.finish_image). `record_without_pixels` is for when the
+    browser gave none. Both steps together equal `record.image_record(data, decoded_rgba=...)`.
     """
 
     def __init__(self, data, dihedral: bool = False, mode: str = "full") -> None:
+        self.data = _as_bytes(data)
+        self.dihedral, self.mode = bool(dihedral), str(mode)
         self.pixels: np.ndarray | None = None
         self.prepared = None
         self.error: dict | None = None
         try:
-            self.prepared = prepare_image(
-                _as_bytes(data), dihedral=bool(dihedral), mode=str(mode), pixels_from_elsewhere=True
-            )
+            self.prepared = prepare_image(self.data, dihedral=self.dihedral, mode=self.mode, pixels_from_elsewhere=True)
         except Exception as exc:
             self.error = failure_record(exc)
 
@@ -73,6 +75,14 @@ class JpegJob:
             return finish_image(self.prepared, self.pixels)
         except Exception as exc:
             return failure_record(exc)
+
+    def record_without_pixels(self, code: str, message: str) -> dict:
+        """Pillow's record of the file, saying why the browser's pixels were not used."""
+        record = hash_bytes(self.data, dihedral=self.dihedral, mode=self.mode)
+        if record["ok"]:
+            check = {"passed": False, "code": str(code), "message": str(message)}
+            record.update(decoded_by="pillow", pixel_check=check)
+        return record
 
 
 def warm_up() -> None:

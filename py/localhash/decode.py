@@ -138,7 +138,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
 
     `check_only` is for a JPEG whose pixels come from another decoder (the browser's): libjpeg
     then decodes at 1/8 scale, which is fast and still meets every truncation or damage, so the
-    file gets the same typed error it would get here; width and height stay the full size.
+    file gets the same typed error it would get here, and gives the reference those pixels are
+    checked against (pixelcheck.py); width and height stay the full size.
     """
     if len(data) == 0:
         raise LocalhashError(EMPTY_FILE, "the file is empty")
@@ -156,7 +157,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
         if frames > 1:
             image.seek(0)
         if check_only and image.format in ("JPEG", "MPO"):
-            image.draft(image.mode, ((width + 7) // 8, (height + 7) // 8))
+            # Exactly 1/8 (Pillow picks the largest scale with width // asked >= scale): pixelcheck.py
+            # compares each 8x8 block of the browser's pixels with this decode's pixel for it.
+            image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
         image.load()
     except MemoryError:
         raise LocalhashError(TOO_LARGE, "the picture needs more memory than this device has") from None

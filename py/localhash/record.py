@@ -22,6 +22,7 @@ from .errors import INTERNAL_ERROR, LocalhashError
 from .hashtypes import PDQ_MIN_QUALITY
 from .imagehash_compat import imagehash_all
 from .pdq import PdqResult, pdq_hash, pdq_hash_reference_cli
+from .pixelcheck import check_pixels
 
 Mode = Literal["full", "reference-cli"]
 MODES = ("full", "reference-cli")
@@ -44,10 +45,12 @@ def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
 class PreparedImage:
     """An image file checked and digested, waiting for its pixels (see prepare_image)."""
 
+    data: bytes
     decoded: DecodedImage
     digests: dict[str, str]
     dihedral: bool
     mode: Mode
+    max_pixels: int
     pixels_from_elsewhere: bool
 
 
@@ -65,18 +68,26 @@ def prepare_image(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     decoded = decode_image(data, max_pixels, check_only=pixels_from_elsewhere)
-    return PreparedImage(decoded, digest_bytes(data), dihedral, mode, pixels_from_elsewhere)
+    return PreparedImage(data, decoded, digest_bytes(data), dihedral, mode, max_pixels, pixels_from_elsewhere)
 
 
 def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None) -> dict:
     """Every hash of a prepared image: `decoded_rgba` is required when it was prepared with
-    `pixels_from_elsewhere` (the full-size (rows, cols, 4) RGBA pixels of its JPEG)."""
+    `pixels_from_elsewhere` (the full-size (rows, cols, 4) RGBA pixels of its JPEG). Those pixels are
+    hashed only when they pass check_pixels; otherwise Pillow decodes the file and the record says why
+    (`decoded_by`, `pixel_check`)."""
     decoded, mode, dihedral = prepared.decoded, prepared.mode, prepared.dihedral
-    if not prepared.pixels_from_elsewhere:
-        pixels = _pdq_pixels(decoded, mode)
-    else:
+    source = {}
+    if prepared.pixels_from_elsewhere:
         if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
             raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
+        check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
+        source = {"decoded_by": "browser" if check.passed else "pillow", "pixel_check": check.as_record()}
+        if not check.passed:
+            decoded = decode_image(prepared.data, prepared.max_pixels)
+    if not source or source["decoded_by"] == "pillow":
+        pixels = _pdq_pixels(decoded, mode)
+    else:
         grey_file = decoded.image.mode == "L"
         # No copies of 12 MP: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
         # part, is the RGB one and ignores alpha), and PDQ reads the RGB channels as a view.
@@ -104,6 +115,7 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     if dihedral:
         record["pdq_dihedral"] = pdq.dihedral
     record.update(imagehash_all(decoded.image))
+    record.update(source)
     return record
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from localhash import hash_bytes
-from tests.conftest import PDQ_IMAGES, require_corpus
+from tests.conftest import PDQ_IMAGES, native_fields, require_corpus
 from tests.site.conftest import HASH_IN_PAGE
 
 
@@ -30,10 +30,10 @@ def test_restart_mid_queue_fails_only_the_running_job(page):
         [base64.b64encode(big).decode(), [base64.b64encode(s).decode() for s in small]],
     )
     assert records[0]["ok"] is False and records[0]["error"]["code"] == "worker_restarted"
-    assert records[1:] == [hash_bytes(s) for s in small]
+    assert [native_fields(r) for r in records[1:]] == [hash_bytes(s) for s in small]
     # And the fresh worker keeps working.
     again = page.evaluate(HASH_IN_PAGE, [base64.b64encode(small[0]).decode(), {}])
-    assert again == hash_bytes(small[0])
+    assert native_fields(again) == hash_bytes(small[0])
 
 
 def test_a_large_video_is_hashed_in_chunks_with_progress(page):
