@@ -10,10 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 # What the site tests run, by the path they start it from, and the Debian package that has it:
-# the two browsers, and nginx for the README's mirror snippet.
+# the three browser engines, and nginx for the README's mirror snippet. WebKit is MiniBrowser
+# (in libwebkit2gtk-4.1-0, a dependency of webkit2gtk-driver) on a virtual X display; see webkit.py.
 SYSTEM_PACKAGES = {
     "/usr/bin/chromium": "chromium",
     "/usr/bin/firefox-esr": "firefox-esr",
+    "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
+    "/usr/bin/Xvfb": "xvfb",
     "/usr/sbin/nginx": "nginx-light",
 }
 # How the tests and the benchmark start Debian's Chromium: without the background-networking flags

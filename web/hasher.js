@@ -103,9 +103,9 @@
 
     // The worker asks the page to decode a JPEG: createImageBitmap here runs on the browser's
     // decoder threads while the worker does its own part of the same file, and the bitmap is
-    // transferred, not copied. `ranges` leave out the EXIF blocks (worker.js withoutExif), so the
-    // stored orientation is decoded; colour management and premultiplication are off, so the
-    // pixels are libjpeg-turbo's own, as platforms' pipelines see them.
+    // transferred, not copied. `ranges` leave out the EXIF and ICC blocks (worker.js
+    // withoutExifOrIcc), so the stored orientation is decoded and no engine colour-manages;
+    // premultiplication is off too, so the pixels are libjpeg's own, as platforms' pipelines see them.
     async decode(id, ranges) {
       const worker = this.worker;
       let bitmap = null;

@@ -94,15 +94,18 @@ const decodes = new Map(); // id -> resolve
 function pageDecode(id, bytes) {
   return new Promise((resolve) => {
     decodes.set(id, resolve);
-    post({ type: "decode", id, ranges: withoutExif(bytes) });
+    post({ type: "decode", id, ranges: withoutExifOrIcc(bytes) });
   });
 }
 
-// The JPEG's byte ranges without its EXIF (APP1 "Exif") blocks, for the page to slice the File.
-// Browsers apply EXIF orientation when decoding, even when asked not to (Chromium treats
-// imageOrientation "none" as "from-image"); PDQ is defined on the stored pixels, and Python
-// applies the orientation itself for pdq_oriented.
-function withoutExif(bytes) {
+// The JPEG's byte ranges without its EXIF (APP1 "Exif") and ICC profile (APP2 "ICC_PROFILE") blocks, for
+// the page to slice the File. Browsers apply EXIF orientation when decoding, even when asked not to
+// (Chromium treats imageOrientation "none" as "from-image"), and WebKit converts a picture with an ICC
+// profile to the display's colours although colorSpaceConversion is "none" (measured in WebKitGTK; Safari
+// does the same with the Display P3 profile of every iPhone photo). PDQ is defined on the stored pixels,
+// as libjpeg decodes them; Python applies the orientation itself for pdq_oriented. Neither block changes
+// how libjpeg decodes the pixels (Adobe's APP14, which does, is kept).
+function withoutExifOrIcc(bytes) {
   const ranges = [];
   let keepFrom = 0;
   let at = 2; // after SOI
@@ -110,8 +113,7 @@ function withoutExif(bytes) {
     const marker = bytes[at + 1];
     if (marker === 0xda || marker === 0xd9) break; // start of scan / end of image: headers are over
     const length = (bytes[at + 2] << 8) | bytes[at + 3];
-    const isExif = marker === 0xe1 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66;
-    if (isExif) {
+    if (isSegment(bytes, at, 0xe1, "Exif\0") || isSegment(bytes, at, 0xe2, "ICC_PROFILE\0")) {
       ranges.push([keepFrom, at]);
       keepFrom = at + 2 + length;
     }
@@ -119,6 +121,12 @@ function withoutExif(bytes) {
   }
   ranges.push([keepFrom, bytes.length]);
   return ranges;
+}
+
+function isSegment(bytes, at, marker, name) {
+  if (bytes[at + 1] !== marker) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[at + 4 + i] !== name.charCodeAt(i)) return false;
+  return true;
 }
 
 // The bitmap's pixels, untouched (no colour management, no premultiplication: see hasher.js),

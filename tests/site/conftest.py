@@ -18,7 +18,13 @@ from tests.conftest import ROOT
 
 
 class RecordingHandler(SiteHandler):
-    """The site's own handler, plus a stand-in submission endpoint that records what it receives."""
+    """The site's own handler, plus a stand-in submission endpoint that records what it receives,
+    and a log of every request it answers (method, path, headers)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # A malformed request line is answered before there is a path or headers.
+        request = {"method": self.command, "path": getattr(self, "path", None)}
+        self.server.requests.append({**request, "headers": dict(getattr(self, "headers", None) or {})})
 
     def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
         length = int(self.headers.get("Content-Length") or 0)
@@ -41,6 +47,7 @@ class Server:
         )
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.recorded = []
+        self.httpd.requests = []
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
         self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -48,7 +55,13 @@ class Server:
 
     @property
     def recorded(self) -> list[dict]:
+        """The POSTs to the stand-in endpoint, with their bodies."""
         return self.httpd.recorded
+
+    @property
+    def requests(self) -> list[dict]:
+        """Every request answered, in order."""
+        return self.httpd.requests
 
     def close(self) -> None:
         self.httpd.shutdown()

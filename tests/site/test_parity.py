@@ -142,11 +142,14 @@ PIXELS_BOTH_WAYS = """async (b64) => {
 
 
 def without_exif(data: bytes) -> bytes:
-    """The JPEG minus its APP1 "Exif" segments, as worker.js withoutExif hands it to the decoder."""
+    """The JPEG minus its APP1 "Exif" and APP2 "ICC_PROFILE" segments, as worker.js withoutExifOrIcc hands it
+    to the decoder."""
     out, at = bytearray(data[:2]), 2
     while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] not in (0xDA, 0xD9):
         end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
-        if not (data[at + 1] == 0xE1 and data[at + 4 : at + 8] == b"Exif"):
+        exif = data[at + 1] == 0xE1 and data[at + 4 : at + 9] == b"Exif\0"
+        icc = data[at + 1] == 0xE2 and data[at + 4 : at + 16] == b"ICC_PROFILE\0"
+        if not (exif or icc):
             out += data[at:end]
         at = end
     return bytes(out + data[at:])

@@ -113,3 +113,9 @@ def test_npm_ci_runs_only_when_node_modules_differs(tmp_path):
     assert ran == [system.NPM_CI] and "--ignore-scripts" in system.NPM_CI
     assert system.ensure_node_modules(tmp_path, run=npm) is False
     assert len(ran) == 1
+
+
+def test_setup_installs_every_program_the_webkit_tests_start():
+    from site_build import webkit
+
+    assert {webkit.WEBDRIVER, webkit.XVFB} <= set(system.SYSTEM_PACKAGES)
