@@ -158,11 +158,10 @@ async function copyPixels(job, bitmap) {
 // draws on a canvas. Whatever path gave the pixels, Python compares them with its own decode
 // before hashing them (localhash/pixelcheck.py).
 async function copyFromVideoFrame(bitmap, target) {
-  if (typeof VideoFrame !== "function") return false;
+  if (!formatHonoured) return false;
   let frame = null;
   try {
     frame = new VideoFrame(bitmap, { timestamp: 0 });
-    if (!copyConvertsFormat(frame)) return false;
     await frame.copyTo(target, { format: "RGBA" });
     return true;
   } catch {
@@ -175,25 +174,29 @@ async function copyFromVideoFrame(bitmap, target) {
 // Whether this engine's copyTo honours `format`. WebKit's VideoFrameCopyToOptions has no `format`
 // member (WebCore/Modules/webcodecs/VideoFrameCopyToOptions.idl knows `rect` and `layout`), so
 // Safari and WebKitGTK copy the frame in its own layout (BGRA) and resolve all the same. A dictionary
-// member an engine does not know is never read, so a getter tells, without copying anything.
-let formatHonoured = null;
-function copyConvertsFormat(frame) {
-  if (formatHonoured === null) {
-    let read = false;
-    try {
-      frame.allocationSize({
-        get format() {
-          read = true;
-          return "RGBA";
-        },
-      });
-    } catch {
-      // an engine that reads `format` but cannot convert: copyTo would throw too
-    }
-    formatHonoured = read;
+// member an engine does not know is never read, so a getter tells, without copying anything. Asked
+// once, of a 2x2 frame: building a 12 MP frame only to refuse it cost WebKit 90-320 ms per photo.
+const formatHonoured = (() => {
+  if (typeof VideoFrame !== "function" || typeof OffscreenCanvas !== "function") return false;
+  let frame = null;
+  let read = false;
+  try {
+    const canvas = new OffscreenCanvas(2, 2);
+    canvas.getContext("2d").fillRect(0, 0, 2, 2);
+    frame = new VideoFrame(canvas, { timestamp: 0 });
+    frame.allocationSize({
+      get format() {
+        read = true;
+        return "RGBA";
+      },
+    });
+  } catch {
+    // an engine that reads `format` but cannot convert: copyTo would throw too, and the canvas is used
+  } finally {
+    if (frame) frame.close();
   }
-  return formatHonoured;
-}
+  return read;
+})();
 
 async function handle({ id, type, blob, options }) {
   if (type === "memory") {
