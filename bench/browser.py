@@ -95,16 +95,21 @@ def native_warm(data: bytes) -> float:
     return time.perf_counter() - t
 
 
+def serve_built_site(folder: Path):
+    """A fresh build of the site in `folder`, served on a free loopback port: (site, server, url)."""
+    site = build(ROOT, folder / "dist")
+    server = make_server(site, "127.0.0.1", 0, "api/")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return site, server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
 def main() -> None:
     import base64
 
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        site = build(ROOT, Path(tmp) / "dist")
-        server = make_server(site, "127.0.0.1", 0, "api/")
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        site, server, url = serve_built_site(Path(tmp))
         images = make_images(Path(tmp))
         ready: list[float] = []
         with sync_playwright() as playwright:

@@ -11,15 +11,13 @@ import base64
 import statistics
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "py")]
 
+from bench.browser import serve_built_site  # noqa: E402
 from bench.native import make_images  # noqa: E402
-from site_build.dist import build  # noqa: E402
-from site_build.serve import make_server  # noqa: E402
 from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from site_build.webkit import webkit  # noqa: E402
 
@@ -65,10 +63,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        site = build(ROOT, Path(tmp) / "dist")
-        server = make_server(site, "127.0.0.1", 0, "api/")
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        _, server, url = serve_built_site(Path(tmp))
         b64 = base64.b64encode(make_images(Path(tmp))["12MP JPEG"].read_bytes()).decode()
         runs: dict[str, list[dict]] = {"Chromium": [], "WebKit": []}
         with sync_playwright() as playwright:

@@ -78,14 +78,16 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     (`decoded_by`, `pixel_check`)."""
     decoded, mode, dihedral = prepared.decoded, prepared.mode, prepared.dihedral
     source = {}
-    if prepared.pixels_from_elsewhere:
+    supplied = prepared.pixels_from_elsewhere
+    if supplied:
         if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
             raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
         check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
-        source = {"decoded_by": "browser" if check.passed else "pillow", "pixel_check": check.as_record()}
-        if not check.passed:
+        supplied = check.passed
+        source = {"decoded_by": "browser" if supplied else "pillow", "pixel_check": check.as_record()}
+        if not supplied:
             decoded = decode_image(prepared.data, prepared.max_pixels)
-    if not source or source["decoded_by"] == "pillow":
+    if not supplied:
         pixels = _pdq_pixels(decoded, mode)
     else:
         grey_file = decoded.image.mode == "L"

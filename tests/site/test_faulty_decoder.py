@@ -8,6 +8,7 @@ import base64
 import pytest
 
 from tests.conftest import PDQ_IMAGES, require_corpus
+from tests.site.conftest import hash_in_page
 
 FILE = PDQ_IMAGES / "bridge-mods/blur-a-little.jpg"
 OTHER = PDQ_IMAGES / "reg-test-input/labelme-subset/q1050.jpg"
@@ -43,11 +44,6 @@ FAULTY_DECODER = """async ([fault, otherB64]) => {
   };
 }"""
 
-HASH = """async ([b64, options]) => {
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return await window.localhash.hashFile(new Blob([bytes]), options);
-}"""
-
 FAULTS = {
     "all zero": {"pixels_differ"},
     "BGRA": {"channels_swapped"},
@@ -65,7 +61,7 @@ def pillow_record(browser, site):
     page = context.new_page()
     page.goto(site.url)
     page.evaluate("window.localhash.ready")
-    record = page.evaluate(HASH, [base64.b64encode(FILE.read_bytes()).decode(), {"decoder": "pillow"}])
+    record = hash_in_page(page, FILE.read_bytes(), decoder="pillow")
     context.close()
     assert record["ok"] and "decoded_by" not in record
     return record
@@ -80,7 +76,7 @@ def test_a_faulty_browser_decoder_is_caught_and_pillows_record_is_given(browser,
     page.goto(site.url)
     page.evaluate(FAULTY_DECODER, [fault, base64.b64encode(OTHER.read_bytes()).decode()])
     page.evaluate("window.localhash.ready")
-    record = page.evaluate(HASH, [base64.b64encode(FILE.read_bytes()).decode(), {}])
+    record = hash_in_page(page, FILE.read_bytes())
     context.close()
     assert record["decoded_by"] == "pillow", record.get("pixel_check")
     assert record["pixel_check"]["code"] in FAULTS[fault], record["pixel_check"]
@@ -94,7 +90,7 @@ def test_the_untouched_decoder_passes(browser, site, pillow_record):
     page = context.new_page()
     page.goto(site.url)
     page.evaluate("window.localhash.ready")
-    record = page.evaluate(HASH, [base64.b64encode(FILE.read_bytes()).decode(), {}])
+    record = hash_in_page(page, FILE.read_bytes())
     context.close()
     assert record["decoded_by"] == "browser" and record["pixel_check"]["passed"]
     assert record["md5"] == pillow_record["md5"]
