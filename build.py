@@ -2,7 +2,8 @@
 """localhash's one entry point: `python3 build.py build | verify | serve | test | bench`.
 
 Thin on purpose: it prepares the environment (a private `.venv/` with pinned packages) and
-hands over to pytest, the benchmark scripts, or the server. It needs only python3 >= 3.11.
+hands over to pytest, the benchmark scripts, the build (site_build/cli.py) or the server. It needs only
+python3 >= 3.11.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def cmd_test(extra: list[str]) -> int:
     return subprocess.run([str(python), "-m", "pytest", *extra], cwd=ROOT, env=venv_env()).returncode
 
 
-BENCHMARKS = ["native.py", "browser.py", "engines.py", "bank.py"]
+BENCHMARKS = ["native.py", "browser.py", "engines.py", "mobile.py", "bank.py"]
 
 
 def cmd_bench(extra: list[str]) -> int:
@@ -79,28 +80,21 @@ def cmd_bench(extra: list[str]) -> int:
     return status
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    from site_build.dist import build
-    from site_build.pyodide_assets import AssetError
-    from site_build.system import SetupError
+def in_venv(*args: str) -> int:
+    """`python -m site_build.cli ARGS` with .venv/'s python (the build needs brotli), from the caller's folder
+    so that relative paths mean what they meant; it prints build.py's messages and returns its exit code."""
+    python = ensure_venv()
+    env = venv_env()
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env["PYTHONPATH"]
+    return subprocess.run([str(python), "-m", "site_build.cli", *args], env=env).returncode
 
-    try:
-        out = build(ROOT, Path(args.out).resolve(), args.endpoint)
-    except (AssetError, SetupError) as exc:  # a missing/tampered file, or npm ci failing: a message, no traceback
-        log(f"build failed: {exc}")
-        return 1
-    log(f"built {out} (check it with: python3 build.py verify {args.out})")
-    return 0
+
+def cmd_build(args: argparse.Namespace) -> int:
+    return in_venv("build", args.out, args.endpoint)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from site_build.verify import verify
-
-    problems = verify(Path(args.site))
-    for problem in problems:
-        print(problem)
-    print(f"{args.site}: {'OK, every file matches manifest.json' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
+    return in_venv("verify", args.site)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "py")]
 
 from bench.native import make_images  # noqa: E402
 from localhash import hash_bytes  # noqa: E402
-from site_build.dist import build  # noqa: E402
+from site_build.dist import build, runtime_dir  # noqa: E402
 from site_build.serve import make_server  # noqa: E402
 from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
@@ -42,12 +42,9 @@ LOADED = [
     "hasher.js",
     "app.js",
     "worker.js",
-    "pyodide/pyodide.mjs",
-    "pyodide/pyodide.asm.js",
-    "pyodide/pyodide.asm.wasm",
-    "pyodide/python_stdlib.zip",
-    "pyodide/pyodide-lock.json",
 ]
+# ... and from the runtime folder (pyodide-<16 hex>), with every wheel in it
+RUNTIME_LOADED = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
 
 HASH_JS = """async (b64) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -58,7 +55,9 @@ HASH_JS = """async (b64) => {
 
 
 def wire_sizes(site: Path) -> dict[str, int]:
-    files = LOADED + [p.relative_to(site).as_posix() for p in (site / "pyodide").glob("*.whl")]
+    runtime = runtime_dir(site)
+    files = LOADED + [f"{runtime.name}/{name}" for name in RUNTIME_LOADED]
+    files += [p.relative_to(site).as_posix() for p in runtime.glob("*.whl")]
     raw = sum((site / f).stat().st_size for f in files)
     gz = sum(len(gzip.compress((site / f).read_bytes(), 9)) for f in files)
     sizes = {"raw": raw, "gzip": gz}

@@ -38,6 +38,7 @@ class Job:
     dst: Path
     keep_sources: bool  # localhash keeps its .py for auditors; the rest ships as bytecode only
     runtime_prefix: str
+    strip_docstrings: bool = False  # bytecode_archive.py says for which archives, and why
 
 
 def compiler_key() -> str:
@@ -49,7 +50,7 @@ def compiler_key() -> str:
 
 
 def _cache_path(job: Job, cache_dir: Path) -> Path:
-    mode = "with-sources" if job.keep_sources else "sourceless"
+    mode = ("with-sources" if job.keep_sources else "sourceless") + ("-nodoc" if job.strip_docstrings else "")
     return cache_dir / f"{sha256_file(job.src)[:32]}-{compiler_key()}-{mode}-{job.dst.name}"
 
 
@@ -66,6 +67,7 @@ def run_compiler(jobs: list[Job], pyodide_dir: Path) -> list[dict]:
                 "dst": str(j.dst.resolve()),
                 "keep_sources": j.keep_sources,
                 "runtime_prefix": j.runtime_prefix,
+                "strip_docstrings": j.strip_docstrings,
             }
             for j in jobs
         ]

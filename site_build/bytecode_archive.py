@@ -11,10 +11,18 @@ Every other entry is copied byte for byte. A .py becomes bytecode in one of two 
   the .py at import and compiles the .py itself if they ever differ.
 Both forms record the source's hash in their header (PEP 552), so each .pyc names the exact source
 it came from; no timestamps, so the output depends on the input bytes alone.
+
+`strip_docstrings` (the standard library and Pillow, not numpy or localhash) leaves docstrings out
+of the bytecode: `__doc__` is None, as under `python -OO`, but assertions stay, so the code runs
+as the native tests run it. They are a sixth of the standard library's bytes, and no module the
+site imports reads them (the build's trace runs the site on the stripped archives). numpy cannot
+lose them: it attaches them to its C functions when it is imported and refuses None unless
+Python itself runs with -OO.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import importlib.util
@@ -30,15 +38,30 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def _bytecode(source: bytes, runtime_path: str, checked: bool) -> bytes | None:
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    """The module with the docstring of the module and of every class and function removed (a body
+    that was only a docstring becomes `pass`), every other node and line number unchanged."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0] if node.body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            node.body = node.body[1:] or [ast.copy_location(ast.Pass(), first)]
+    return tree
+
+
+def _bytecode(source: bytes, runtime_path: str, checked: bool, strip_docstrings: bool) -> bytes | None:
     try:
-        code = compile(source, runtime_path, "exec", dont_inherit=True, optimize=0)
+        tree = ast.parse(source, runtime_path)
+        if strip_docstrings:
+            tree = _without_docstrings(tree)
+        code = compile(tree, runtime_path, "exec", dont_inherit=True, optimize=0)
     except SyntaxError:
         return None  # shipped as source: Python reports the error if anything ever imports it
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked))
 
 
-def compile_archive(src: str, dst: str, keep_sources: bool, runtime_prefix: str) -> dict:
+def compile_archive(src: str, dst: str, keep_sources: bool, runtime_prefix: str, strip_docstrings: bool) -> dict:
     """Write the compiled copy of zip `src` to `dst`; return counts for the build log.
 
     `runtime_prefix` is where the files live at run time (shown in tracebacks). A wheel's RECORD
@@ -51,7 +74,7 @@ def compile_archive(src: str, dst: str, keep_sources: bool, runtime_prefix: str)
             data = archive.read(info)
             name = info.filename
             if name.endswith(".py"):
-                pyc = _bytecode(data, runtime_prefix + name, checked=keep_sources)
+                pyc = _bytecode(data, runtime_prefix + name, keep_sources, strip_docstrings)
                 if pyc is None:
                     kept.append(name)
                 elif keep_sources:

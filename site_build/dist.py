@@ -10,12 +10,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import bytecode, headers, pyodide_assets
+from . import bytecode, headers, precompress, pyodide_assets, trace, trim
 from .pins import CORE_SHA256
 from .wheel import build_wheel
 
 DEFAULT_ENDPOINT = "api/"  # relative: the same origin's /api/ wherever dist/ is served
 TEMPLATED = ("index.html",)
+# The runtime (Pyodide, the standard library, the wheels) lives in a folder named by its content,
+# pyodide-<16 hex>: a host may let browsers keep it for a year (headers.cache_control), and any
+# change gives it a new name, which the revalidated worker.js then names.
+RUNTIME_PATTERN = re.compile(r"pyodide-[0-9a-f]{16}")
+RUNTIME_REFERENCE = "./pyodide/"  # how web/worker.js names the folder before the build names it
+STRIP_DOCSTRINGS = ("pillow",)  # and the standard library; site_build/bytecode_archive.py says why not numpy
 
 
 def sri(data: bytes) -> str:
@@ -93,7 +99,7 @@ def build(
 
     for src in sorted((root / "web").rglob("*")):
         rel = src.relative_to(root / "web").as_posix()
-        if src.is_file() and rel not in TEMPLATED and rel != "config.json":
+        if src.is_file() and rel not in TEMPLATED and rel not in ("config.json", "worker.js"):
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, stage / rel)
             provenance[rel] = f"web/{rel} at commit {commit}"
@@ -106,41 +112,77 @@ def build(
             pyodide_assets.copy_verified(pyodide_dir / name, stage / "pyodide" / name, CORE_SHA256[name])
             provenance[f"pyodide/{name}"] = f"npm pyodide@{version} {name}"
     # What Python imports ships as bytecode (site_build/bytecode.py says why), compiled from the
-    # verified originals; the manifest names each original by its sha256.
-    compiled = "compiled to bytecode by Pyodide's CPython (site_build/bytecode.py) from "
-    stdlib = pyodide_dir / "python_stdlib.zip"
-    jobs = [bytecode.Job(stdlib, stage / "pyodide" / stdlib.name, False, bytecode.STDLIB_PREFIX)]
-    provenance["pyodide/python_stdlib.zip"] = (
-        compiled + f"npm pyodide@{version} python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
-    )
+    # verified originals, then cut to what the site imports and stored uncompressed
+    # (site_build/trim.py). The manifest names each original by its sha256 and lists what was removed.
+    compiled_dir = stage / "compiled"  # whole compiled archives and the runtime, for the trace; removed after
     originals = stage / "originals"  # verified inputs of the compile, removed after it
+    compiled_dir.mkdir()
     originals.mkdir()
+    for name in ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm"):
+        shutil.copyfile(stage / "pyodide" / name, compiled_dir / name)
+    stdlib = pyodide_dir / "python_stdlib.zip"
+    jobs = [bytecode.Job(stdlib, compiled_dir / stdlib.name, False, bytecode.STDLIB_PREFIX, strip_docstrings=True)]
+    sources = {stdlib.name: (stdlib, f"npm pyodide@{version} python_stdlib.zip sha256 {CORE_SHA256[stdlib.name]}")}
     for wheel in wheels:
         pyodide_assets.copy_verified(wheel.path, originals / wheel.file_name, wheel.sha256)
         jobs.append(
             bytecode.Job(
-                originals / wheel.file_name, stage / "pyodide" / wheel.file_name, False, bytecode.SITE_PACKAGES_PREFIX
+                originals / wheel.file_name,
+                compiled_dir / wheel.file_name,
+                False,
+                bytecode.SITE_PACKAGES_PREFIX,
+                strip_docstrings=wheel.name in STRIP_DOCSTRINGS,
             )
         )
         # Not where the bytes came from (cache, CDN or the PyPI copy, logged by package_wheels):
         # that depends on the machine, and the manifest must not, for builds to be identical.
-        provenance[f"pyodide/{wheel.file_name}"] = (
-            compiled + f"official pyodide-lock.json {version} entry '{wheel.name}' sha256 {wheel.sha256} (verified)"
-        )
+        origin = f"official pyodide-lock.json {version} entry '{wheel.name}' sha256 {wheel.sha256} (verified)"
+        sources[wheel.file_name] = (originals / wheel.file_name, origin)
     source_wheel = build_wheel(root, originals)
+    jobs.append(bytecode.Job(source_wheel, compiled_dir / source_wheel.name, True, bytecode.SITE_PACKAGES_PREFIX))
+    bytecode.compile_archives(jobs, pyodide_dir, cache_dir / "bytecode")
     localhash_wheel = stage / "pyodide" / source_wheel.name
-    jobs.append(bytecode.Job(source_wheel, localhash_wheel, True, bytecode.SITE_PACKAGES_PREFIX))
+    lock = trimmed_lock(official, wheels, compiled_dir / source_wheel.name)
+    (compiled_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    modules = trace.traced_modules(compiled_dir, cache_dir / "trace")
+
+    removed: dict[str, list[str]] = {}
+    stored = "; stored uncompressed (site_build/trim.py)"
+    for file_name, (original, origin) in sources.items():
+        names = trim.members(original)
+        if file_name == stdlib.name:
+            cut = trim.stdlib_removals(names, modules)
+            why = "the members the site never imports removed (found by site_build/trace.py)"
+        else:
+            cut = trim.wheel_removals(next(w.name for w in wheels if w.file_name == file_name), names, modules)
+            why = "the members localhash never imports removed"
+        trim.store(compiled_dir / file_name, stage / "pyodide" / file_name, cut, names)
+        removed[f"pyodide/{file_name}"] = cut
+        provenance[f"pyodide/{file_name}"] = (
+            f"{origin}; compiled to bytecode by Pyodide's CPython (site_build/bytecode.py)"
+            f"{'' if file_name.startswith('numpy') else ', without docstrings'}; "
+            f"{len(cut)} of {len(names)} {why}, listed under 'removed'{stored}"
+        )
+    trim.store(compiled_dir / source_wheel.name, localhash_wheel, [], trim.members(source_wheel))
     provenance[f"pyodide/{localhash_wheel.name}"] = (
         f"built from py/localhash at commit {commit}; its sources kept, with bytecode beside them "
-        "compiled by Pyodide's CPython (site_build/bytecode.py)"
+        f"compiled by Pyodide's CPython (site_build/bytecode.py){stored}"
     )
-    bytecode.compile_archives(jobs, pyodide_dir, cache_dir / "bytecode")
     shutil.rmtree(originals)
+    shutil.rmtree(compiled_dir)
     lock = trimmed_lock(official, wheels, localhash_wheel)
     (stage / "pyodide" / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
     provenance["pyodide/pyodide-lock.json"] = (
         f"npm pyodide@{version} pyodide-lock.json, trimmed to the packages the site loads"
     )
+    runtime = name_runtime_by_content(stage)
+    provenance = {_in_runtime(rel, runtime): text for rel, text in provenance.items()}
+    removed = {_in_runtime(rel, runtime): members for rel, members in removed.items()}
+    worker = (root / "web" / "worker.js").read_text()
+    if worker.count(RUNTIME_REFERENCE) != 3:
+        raise pyodide_assets.AssetError(f"web/worker.js: expected 3 references to {RUNTIME_REFERENCE}")
+    (stage / "worker.js").write_text(worker.replace(RUNTIME_REFERENCE, f"./{runtime}/"))
+    provenance["worker.js"] = f"web/worker.js at commit {commit}, with the runtime folder's name ({runtime}) filled in"
 
     for name in TEMPLATED:
         html = _render((root / "web" / name).read_text(), stage, headers.content_security_policy(endpoint, False))
@@ -149,13 +191,40 @@ def build(
     (stage / "_headers").write_text(headers.netlify_headers_file(endpoint))
     provenance["_headers"] = "generated: response headers for Netlify / Cloudflare Pages"
 
-    write_manifest(stage, provenance, endpoint, commit)
+    provenance.update(precompress.write_siblings(stage, root / ".cache" / "precompressed"))
+    write_manifest(stage, provenance, endpoint, commit, removed)
     shutil.rmtree(out, ignore_errors=True)
     stage.rename(out)
     return out
 
 
-def write_manifest(site: Path, provenance: dict[str, str], endpoint: str, commit: str) -> None:
+def name_runtime_by_content(stage: Path) -> str:
+    """Rename stage/pyodide to pyodide-<the first 16 hex of a sha256 over its files' names and sha256>."""
+    digest = hashlib.sha256()
+    for path in sorted((stage / "pyodide").iterdir()):
+        digest.update(f"{path.name}\0{pyodide_assets.sha256_file(path)}\n".encode())
+    name = f"pyodide-{digest.hexdigest()[:16]}"
+    (stage / "pyodide").rename(stage / name)
+    return name
+
+
+def _in_runtime(rel: str, runtime: str) -> str:
+    return runtime + rel[len("pyodide") :] if rel.startswith("pyodide/") else rel
+
+
+def runtime_dir(site: Path) -> Path:
+    """The built site's runtime folder (pyodide-<16 hex>)."""
+    folders = [p for p in site.iterdir() if p.is_dir() and RUNTIME_PATTERN.fullmatch(p.name)]
+    if len(folders) != 1:
+        raise pyodide_assets.AssetError(f"{site}: expected one runtime folder pyodide-<16 hex>, found {len(folders)}")
+    return folders[0]
+
+
+def write_manifest(
+    site: Path, provenance: dict[str, str], endpoint: str, commit: str, removed: dict[str, list[str]]
+) -> None:
+    """manifest.json: every file's size, sha256 and provenance; for an archive cut down from an
+    official one, the members removed (named as in the official archive)."""
     files = {}
     for path in sorted(p for p in site.rglob("*") if p.is_file()):
         rel = path.relative_to(site).as_posix()
@@ -164,6 +233,8 @@ def write_manifest(site: Path, provenance: dict[str, str], endpoint: str, commit
             "sha256": pyodide_assets.sha256_file(path),
             "provenance": provenance[rel],
         }
+        if rel in removed:
+            files[rel]["removed"] = removed[rel]
     manifest = {
         "localhash_commit": commit,
         "endpoint": endpoint,

@@ -10,14 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 # What the site tests run, by the path they start it from, and the Debian package that has it:
-# the three browser engines, and nginx for the README's mirror snippet. WebKit is MiniBrowser
-# (in libwebkit2gtk-4.1-0, a dependency of webkit2gtk-driver) on a virtual X display; see webkit.py.
+# the three browser engines, and nginx for the README's mirror snippet, with the brotli_static
+# module the snippet names (stock nginx lacks it; the tests run the snippet with and without it).
+# WebKit is MiniBrowser (in libwebkit2gtk-4.1-0, a dependency of webkit2gtk-driver) on a virtual X
+# display; see webkit.py.
+NGINX_BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 SYSTEM_PACKAGES = {
     "/usr/bin/chromium": "chromium",
     "/usr/bin/firefox-esr": "firefox-esr",
     "/usr/bin/WebKitWebDriver": "webkit2gtk-driver",
     "/usr/bin/Xvfb": "xvfb",
     "/usr/sbin/nginx": "nginx-light",
+    NGINX_BROTLI_STATIC: "libnginx-mod-http-brotli-static",
 }
 # How the tests and the benchmark start Debian's Chromium: without the background-networking flags
 # it tries to reach Google's hosts, which this network refuses.

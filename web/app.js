@@ -34,6 +34,9 @@
       item.classList.toggle("done", position >= 0 && index < position);
     }
     document.body.dataset.step = step;
+    // Checking a case needs no fingerprint tool: its download stops there (hasher.js pause).
+    if (step === "status") window.localhash.pause();
+    else window.localhash.resume();
     if (step === "review") ui.review.render();
     if (focus) {
       window.scrollTo(0, 0);

@@ -15,6 +15,7 @@
       this.stage = "idle";
       this.stageLog = []; // [{stage, ms since navigation}], for the benchmark and the tests
       this.listeners = new Set();
+      this.paused = false;
       this.start();
     }
 
@@ -33,6 +34,22 @@
       for (const [id, job] of this.pending) {
         this.worker.postMessage(job.kind === "memory" ? { id, type: "memory" } : { id, type: "hash", blob: job.blob, options: job.options });
       }
+    }
+
+    // The status screen needs no runtime: someone who only checks or withdraws a case should not
+    // pay for its 5 MB on mobile data. Pausing before "ready" stops the worker, and with it every
+    // download it has in flight; resuming starts it again (queued files are posted to it again).
+    pause() {
+      if (this.paused || this.stage === "ready") return;
+      this.paused = true;
+      this.worker.terminate();
+      this.setStage("idle");
+    }
+
+    resume() {
+      if (!this.paused) return;
+      this.paused = false;
+      this.start();
     }
 
     restart(code, message) {
@@ -160,6 +177,8 @@
     hashFile: { value: (blob, options) => hasher.hashFile(blob, options), enumerable: true },
     onStage: { value: (listener) => hasher.onStage(listener), enumerable: true },
     restartWorker: { value: () => hasher.restart("worker_restarted", "the worker was restarted"), enumerable: true },
+    pause: { value: () => hasher.pause(), enumerable: true },
+    resume: { value: () => hasher.resume(), enumerable: true },
     wasmHeapBytes: { value: () => hasher.wasmHeapBytes(), enumerable: true },
   });
 })();

@@ -16,7 +16,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import openapi
@@ -24,6 +23,7 @@ from .config import Config
 from .context import Bank
 from .errors import ApiError, error_response
 from .partners import fetch_hashes, submit_feedback
+from .static import SiteFiles
 from .store import Store
 from .victims import case_status, create_case, withdraw_case
 
@@ -125,7 +125,7 @@ def create_app(
     )
     routes = [Mount("/api", app=AddHeaders(victim, API_HEADERS)), Mount("/v1", app=AddHeaders(partner, API_HEADERS))]
     if config.static_dir is not None:
-        site = StaticFiles(directory=config.static_dir, html=True)
+        site = SiteFiles(directory=config.static_dir, cache_rules=config.static_cache_rules)
         routes.append(Mount("/", app=AddHeaders(site, config.static_headers)))
     return Starlette(
         routes=routes,

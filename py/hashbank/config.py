@@ -18,9 +18,12 @@ class Config:
     # Browser origins of site mirrors allowed to call the victim API (CORS); the site served by
     # this same app needs none.
     cors_origins: tuple[str, ...] = ()
-    # When set, the app also serves this folder at / (the built site), adding static_headers.
+    # When set, the app also serves this folder at / (the built site), adding static_headers, sending a file's
+    # .br/.gz sibling to clients that accept it (hashbank/static.py), and Cache-Control by the first of
+    # static_cache_rules, (regex, value), whose regex is found in the file's path (site_build/headers.py's).
     static_dir: Path | None = None
     static_headers: dict[str, str] = field(default_factory=dict)
+    static_cache_rules: tuple[tuple[str, str], ...] = ()
     # Case creation per client (keyed hash of its address, in memory): at most this many per window.
     # 0 turns the limit off (benchmarks do that: all their clients are 127.0.0.1).
     create_limit: int = 20
@@ -47,6 +50,7 @@ class Config:
     def from_env(cls) -> Config:
         data = json.loads(os.environ[ENV_CONFIG])
         data["cors_origins"] = tuple(data["cors_origins"])
+        data["static_cache_rules"] = tuple((pattern, value) for pattern, value in data["static_cache_rules"])
         data["static_dir"] = Path(data["static_dir"]) if data["static_dir"] else None
         return cls(**data)
 

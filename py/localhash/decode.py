@@ -118,6 +118,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise LocalhashError(UNSUPPORTED_FORMAT, _unsupported_message(data)) from None
     except Image.DecompressionBombError as exc:
         raise LocalhashError(TOO_LARGE, f"the picture is too large to hash safely ({exc})") from None
+    except ImportError:
+        raise  # a module missing from this copy of localhash is not the file's fault (record.failure_record)
     except Exception as exc:  # a header Pillow recognised but could not parse
         raise LocalhashError(CORRUPT_IMAGE, f"the picture's header is damaged ({type(exc).__name__})") from None
     finally:
@@ -128,6 +130,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
 def _orientation(image: Image.Image) -> int:
     try:
         value = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+    except ImportError:
+        raise
     except Exception:  # broken EXIF must not cost the person their hash
         return 1
     return value if 1 <= value <= 8 else 1
@@ -163,6 +167,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
         image.load()
     except MemoryError:
         raise LocalhashError(TOO_LARGE, "the picture needs more memory than this device has") from None
+    except ImportError:
+        raise
     except Exception as exc:  # truncated data, bad compressed stream, garbage after the header
         raise LocalhashError(
             CORRUPT_IMAGE, f"the picture's data is damaged or incomplete ({type(exc).__name__})"
@@ -179,6 +185,8 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     transparent pixel hashes as whatever colour it stores, exactly as the reference."""
     try:
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    except ImportError:
+        raise
     except Exception as exc:
         raise LocalhashError(
             UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})"

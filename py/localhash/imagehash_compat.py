@@ -27,12 +27,21 @@ def _dct_ii_rows(n: int, keep: int) -> np.ndarray:
 _PHASH_DCT = _dct_ii_rows(HASH_SIZE * PHASH_HIGHFREQ_FACTOR, HASH_SIZE)
 
 
+def median_of_even(values: np.ndarray) -> np.float64:
+    """np.median of an even number of values, to the bit: numpy averages the two middle values
+    as (a + b) / 2 in float64. Written out because np.median imports numpy.ma (to ask whether
+    its input is a masked array), which the site then would have to download: 0.1 MB."""
+    middle = values.size // 2
+    part = np.partition(values.ravel(), [middle - 1, middle])
+    return (part[middle - 1] + part[middle]) / 2.0
+
+
 def phash(grey: Image.Image) -> str:
     """imagehash.phash: 32x32 Lanczos, 2-D DCT-II, low 8x8 block above its median."""
     size = HASH_SIZE * PHASH_HIGHFREQ_FACTOR
     pixels = np.asarray(grey.resize((size, size), _LANCZOS), dtype=np.float64)
     low = _PHASH_DCT @ pixels @ _PHASH_DCT.T
-    return imagehash_bits_to_hex(low > np.median(low))
+    return imagehash_bits_to_hex(low > median_of_even(low))
 
 
 def dhash(grey: Image.Image) -> str:

@@ -167,4 +167,7 @@ def failure_record(exc: Exception) -> dict:
     internal_error for a bug of ours (still one typed record, never a traceback)."""
     if isinstance(exc, LocalhashError):
         return {"ok": False, "error": exc.as_record()}
+    if isinstance(exc, ImportError):  # the site ships only the modules it imports (site_build/trim.py)
+        message = f"this copy of localhash lacks a module it needs ({exc})"
+        return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": message}}
     return {"ok": False, "error": {"code": INTERNAL_ERROR, "message": f"unexpected {type(exc).__name__}"}}

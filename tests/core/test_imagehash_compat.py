@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import imagehash
+import numpy as np
 import pytest
 from PIL import Image
 
 from localhash import hash_bytes
+from localhash.imagehash_compat import median_of_even
 from tests.conftest import PDQ_IMAGES, corpus_images
 
 pytestmark = pytest.mark.corpus
@@ -28,3 +30,15 @@ def test_imagehash_hashes_equal_imagehash(path):
     record = hash_bytes(path.read_bytes())
     assert record["ok"], record
     assert {name: record[name] for name in expected} == expected
+
+
+def test_the_written_out_median_equals_numpys_to_the_bit():
+    """pHash compares with the median of its 64 DCT values; localhash computes it without np.median
+    (which imports numpy.ma). Equal bits, on values with ties, repeats and wide ranges."""
+    rng = np.random.default_rng(2026)
+    arrays = [rng.normal(0, scale, (8, 8)) for scale in (1e-3, 1.0, 1e3, 1e9)]
+    arrays += [rng.integers(-3, 3, (8, 8)).astype(np.float64), np.full((8, 8), 0.1), rng.normal(0, 1, 64)]
+    arrays += [rng.uniform(-1e6, 1e6, (4, 16)) for _ in range(200)]
+    for values in arrays:
+        ours, numpys = median_of_even(values), np.median(values)
+        assert ours.tobytes() == np.float64(numpys).tobytes(), values

@@ -33,7 +33,7 @@ def test_first_paint_and_the_first_steps_do_not_wait_for_pyodide(chromium, serve
     require_corpus()
     context = chromium.new_context()
     held = []
-    context.route("**/pyodide/*.whl", lambda route: held.append(route))  # the packages hang until released
+    context.route("**/*.whl", lambda route: held.append(route))  # the packages hang until released
     page = driver.open_flow(context, served.url)
     assert page.evaluate("performance.getEntriesByName('first-contentful-paint').length") == 1
     expect(page.locator("#engine-progress")).to_be_visible()
@@ -46,13 +46,48 @@ def test_first_paint_and_the_first_steps_do_not_wait_for_pyodide(chromium, serve
     assert held, "the wheels were never requested"
     for route in held:
         route.continue_()
-    context.unroute("**/pyodide/*.whl")
+    context.unroute("**/*.whl")
     [record] = driver.wait_for_files(page)
     assert record["ok"]
     expect(page.locator("#engine-status")).to_have_text(
         "The fingerprint tool is ready. Your files stay on this device."
     )
     expect(page.locator("#engine-progress")).to_be_hidden()
+    context.close()
+
+
+def test_checking_a_case_stops_the_tools_download_and_going_back_starts_it_again(chromium, served):
+    """A visit only to check or withdraw a case does not pay for the fingerprint tool's download."""
+    context = chromium.new_context()
+    held, wheel_requests = [], []
+
+    def hold(route):
+        wheel_requests.append(route.request.url)
+        held.append(route)
+
+    context.route("**/*.whl", hold)
+    page = driver.open_flow(context, served.url)
+    expect(page.locator("#engine-status")).to_contain_text("(2 of 3)", timeout=driver.STEP_TIMEOUT_MS)
+    assert held, "the wheels were never requested"
+    page.click("#open-status")
+    assert page.get_attribute("body", "data-stage") == "idle"
+    for route in held:  # the worker that asked for them is gone
+        try:
+            route.continue_()
+        except Exception:  # noqa: BLE001  Playwright may already know the request was cancelled
+            pass
+    requested_before = len(wheel_requests)
+    page.wait_for_timeout(3000)
+    assert len(wheel_requests) == requested_before, "the download went on while the person checked a case"
+    stages = [entry["stage"] for entry in page.evaluate("window.localhash.stageLog")]
+    assert stages[-1] == "idle" and "ready" not in stages, stages
+
+    context.unroute("**/*.whl")
+    page.click("#step-status [data-back]")
+    expect(page.locator("#engine-status")).to_have_text(
+        "The fingerprint tool is ready. Your files stay on this device.", timeout=driver.STEP_TIMEOUT_MS
+    )
+    assert page.errors == []
     context.close()
 
 

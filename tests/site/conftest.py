@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import random
 import shutil
 import threading
 from pathlib import Path
@@ -108,3 +109,21 @@ def hash_in_page(page, data: bytes, **options) -> dict:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+RUNTIME = "pyodide-0123456789abcdef"  # a content-addressed runtime folder, named as the build names it
+
+
+def make_site(site: Path) -> Path:
+    """A small site for the serving tests, with no siblings yet: text and a wasm that compress (one of
+    each in the runtime folder), and a tiny file, random bytes (as an image or a deflated wheel) and
+    `_headers`, which get none."""
+    (site / RUNTIME).mkdir(parents=True)
+    for name in ("index.html", "app.js"):
+        shutil.copyfile(ROOT / "web" / name, site / name)
+    shutil.copyfile(ROOT / "node_modules" / "pyodide" / "pyodide.mjs", site / RUNTIME / "pyodide.mjs")
+    (site / RUNTIME / "tiny.wasm").write_bytes(b"\0asm\1\0\0\0" + bytes(range(256)) * 64)
+    (site / "config.json").write_text('{"endpoint": "api/"}\n')
+    (site / "photo.png").write_bytes(random.Random(0).randbytes(8192))
+    (site / "_headers").write_text(headers.netlify_headers_file("api/") * 4)
+    return site

@@ -70,7 +70,7 @@ try {
     }, records);
   }
   await Promise.all(bodies);
-  const pyodideFetches = requests.filter((r) => new URL(r.url).pathname.includes("/pyodide/"));
+  const pyodideFetches = requests.filter((r) => /\/pyodide-[0-9a-f]{16}\//.test(new URL(r.url).pathname));
   const userAgent = await page.evaluate(() => navigator.userAgent);
   process.stdout.write(
     JSON.stringify({ records, requests, submitted, errors, userAgent, worker_requests_seen: pyodideFetches.length > 0 }) + "\n",

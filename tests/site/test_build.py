@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from site_build import pyodide_assets
-from site_build.dist import build, sri
+from site_build.dist import build, runtime_dir, sri
 from site_build.pins import CORE_SHA256
 from tests.conftest import ROOT
 
@@ -80,6 +80,7 @@ def official_serves(monkeypatch):
 
 
 NUMPY = official_lock()["packages"]["numpy"]
+PILLOW_FILE_NAME = official_lock()["packages"]["pillow"]["file_name"]
 
 
 # --- tampered inputs ---------------------------------------------------------------------------
@@ -101,8 +102,8 @@ def test_tampered_cached_wheel_is_never_shipped_and_a_verified_source_replaces_i
 
     out = build(ROOT, tmp_path / "dist", cache_dir=cache)
 
-    shipped = (out / "pyodide" / NUMPY["file_name"]).read_bytes()
-    assert shipped == (dist / "pyodide" / NUMPY["file_name"]).read_bytes(), "compiled from the genuine wheel"
+    shipped = (runtime_dir(out) / NUMPY["file_name"]).read_bytes()
+    assert shipped == (runtime_dir(dist) / NUMPY["file_name"]).read_bytes(), "compiled from the genuine wheel"
     assert (cache / NUMPY["file_name"]).read_bytes() == genuine, "the cache now holds the verified bytes"
     log = capsys.readouterr().err
     assert f"{NUMPY['file_name']}: sha256 {sha256(tampered)}" in log, "the rejected cache file is reported"
@@ -119,7 +120,7 @@ def test_wheel_without_a_good_source_fails_naming_file_expected_and_actual(tmp_p
     (cache / NUMPY["file_name"]).write_bytes(in_cache)
     write_carrier(cache, {NUMPY["file_name"]: in_carrier})  # the official CDN is unreachable
     old_site = tmp_path / "dist"
-    (old_site / "pyodide").mkdir(parents=True)
+    (old_site / "pyodide-0123456789abcdef").mkdir(parents=True)
     (old_site / "index.html").write_text("the previous build")
 
     with pytest.raises(pyodide_assets.AssetError) as failure:
@@ -130,7 +131,7 @@ def test_wheel_without_a_good_source_fails_naming_file_expected_and_actual(tmp_p
     assert sha256(in_cache) in message and sha256(in_carrier) in message
     assert official_serves.asked == [NUMPY["file_name"]]
     assert (old_site / "index.html").read_text() == "the previous build", "a failed build leaves the old site"
-    assert not (old_site / "pyodide" / NUMPY["file_name"]).exists()
+    assert not (old_site / "pyodide-0123456789abcdef" / NUMPY["file_name"]).exists()
     assert not any(tmp_path.glob("dist.partial*"))
 
 
@@ -199,14 +200,14 @@ def test_verify_passes_on_a_fresh_build(dist):
 
 
 def change_a_byte(site: Path) -> str:
-    path = site / "pyodide" / "python_stdlib.zip"
+    path = runtime_dir(site) / "python_stdlib.zip"
     path.write_bytes(flip_byte(path.read_bytes()))
-    return "pyodide/python_stdlib.zip"
+    return f"{path.parent.name}/python_stdlib.zip"
 
 
 def add_a_file(site: Path) -> str:
-    (site / "pyodide" / "extra.js").write_text("fetch('https://tracker.example/')\n")
-    return "pyodide/extra.js"
+    (runtime_dir(site) / "extra.js").write_text("fetch('https://tracker.example/')\n")
+    return f"{runtime_dir(site).name}/extra.js"
 
 
 def remove_a_file(site: Path) -> str:
@@ -240,7 +241,7 @@ def test_two_builds_are_byte_identical_even_when_one_fetches_and_one_reads_the_c
     a, b = files_of(first), files_of(second)
     assert sorted(a) == sorted(b)
     assert [name for name in a if a[name] != b[name]] == []
-    assert "manifest.json" in a and any(re.match(r"pyodide/localhash-.*\.whl$", name) for name in a)
+    assert "manifest.json" in a and any(re.match(r"pyodide-[0-9a-f]{16}/localhash-.*\.whl$", name) for name in a)
 
 
 # --- what dist/ contains -----------------------------------------------------------------------
@@ -251,14 +252,14 @@ URL = re.compile(rb"https?://[^\s\"'`)<>]*")
 # Node (pyodide.asm.js: `catch(c){if(!IN_NODE||channel!==defaultChannel)throw c} ... cdnURL+file`).
 # In a browser a missing wheel throws instead. The privacy tests check the real requests; this
 # list makes a Pyodide upgrade that adds an origin fail here until someone reads it.
-PYODIDE_KNOWN_URLS = {"pyodide/pyodide.mjs": {b"https://cdn.jsdelivr.net/pyodide/v${d.version}/full/"}}
+PYODIDE_KNOWN_URLS = {"pyodide.mjs": {b"https://cdn.jsdelivr.net/pyodide/v${d.version}/full/"}}
 # Links a person may choose to follow (the victim's flow): NCMEC's Take It Down for images taken
 # under 18, and Quick exit's neutral page. Both only as <a href> in index.html, never loaded by the page.
 PAGE_LINKS = {b"https://takeitdown.ncmec.org/", b"https://www.bbc.com/weather"}
 
 
 def test_no_third_party_origin_in_the_site(dist):
-    own = [p for p in dist.iterdir() if p.is_file()] + [dist / "pyodide" / "pyodide-lock.json"]
+    own = [p for p in dist.iterdir() if p.is_file()] + [runtime_dir(dist) / "pyodide-lock.json"]
     assert {"index.html", "config.json", "_headers", "manifest.json", "app.js", "worker.js"} <= {p.name for p in own}
     for path in own:
         data = path.read_bytes()
@@ -268,8 +269,8 @@ def test_no_third_party_origin_in_the_site(dist):
             assert sorted(links) == sorted(URL.findall(data)), "an origin outside an <a href>"
             continue
         assert URL.findall(data) == [], f"{path.name} names an origin"
-    for rel in ("pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"):
-        found = set(URL.findall((dist / rel).read_bytes()))
+    for rel in ("pyodide.mjs", "pyodide.asm.js"):
+        found = set(URL.findall((runtime_dir(dist) / rel).read_bytes()))
         assert found == PYODIDE_KNOWN_URLS.get(rel, set()), f"{rel}: {found}"
 
 
@@ -283,26 +284,38 @@ def test_manifest_lists_every_file_with_size_sha256_and_provenance(dist):
         assert entry["size"] == len(data) and entry["sha256"] == sha256(data), rel
         assert isinstance(entry["provenance"], str) and entry["provenance"], rel
     provenance = {rel: entry["provenance"] for rel, entry in manifest["files"].items()}
-    assert provenance["pyodide/pyodide.asm.wasm"] == "npm pyodide@0.27.7 pyodide.asm.wasm"
-    compiled = "compiled to bytecode by Pyodide's CPython (site_build/bytecode.py) from "
-    assert provenance["pyodide/" + NUMPY["file_name"]] == (
-        compiled + f"official pyodide-lock.json 0.27.7 entry 'numpy' sha256 {NUMPY['sha256']} (verified)"
+    runtime = runtime_dir(dist).name
+    assert provenance[f"{runtime}/pyodide.asm.wasm"] == "npm pyodide@0.27.7 pyodide.asm.wasm"
+    compiled = "compiled to bytecode by Pyodide's CPython (site_build/bytecode.py)"
+    stored = "; stored uncompressed (site_build/trim.py)"
+    numpy = manifest["files"][f"{runtime}/{NUMPY['file_name']}"]
+    official_members = len(zipfile.ZipFile(ROOT / ".cache" / "pyodide" / NUMPY["file_name"]).namelist())
+    assert numpy["provenance"] == (
+        f"official pyodide-lock.json 0.27.7 entry 'numpy' sha256 {NUMPY['sha256']} (verified); {compiled}; "
+        f"{len(numpy['removed'])} of {official_members} "
+        f"the members localhash never imports removed, listed under 'removed'{stored}"
     )
-    assert provenance["pyodide/python_stdlib.zip"] == (
-        compiled + f"npm pyodide@0.27.7 python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
-    )
-    wheel = next(rel for rel in files if rel.startswith("pyodide/localhash-"))
+    stdlib = manifest["files"][f"{runtime}/python_stdlib.zip"]
+    official_stdlib = f"npm pyodide@0.27.7 python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
+    assert stdlib["provenance"].startswith(f"{official_stdlib}; {compiled}, without docstrings; ")
+    assert stdlib["provenance"].endswith(f"found by site_build/trace.py), listed under 'removed'{stored}")
+    assert {rel for rel, entry in manifest["files"].items() if "removed" in entry} == {
+        f"{runtime}/{name}" for name in ("python_stdlib.zip", NUMPY["file_name"], PILLOW_FILE_NAME)
+    }
+    wheel = next(rel for rel in files if rel.startswith(f"{runtime}/localhash-"))
     assert re.match(r"built from py/localhash at commit [0-9a-f]{40}(\+uncommitted-changes)?; ", provenance[wheel])
+    assert provenance["worker.js"].startswith("web/worker.js at commit ")
+    assert provenance["worker.js"].endswith(f", with the runtime folder's name ({runtime}) filled in")
     assert provenance["index.html"].startswith("web/index.html at commit ")
 
 
 def test_trimmed_lock_lists_exactly_numpy_pillow_localhash_with_matching_sha256(dist):
-    lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_text())
+    lock = json.loads((runtime_dir(dist) / "pyodide-lock.json").read_text())
     official = official_lock()
     assert sorted(lock["packages"]) == ["localhash", "numpy", "pillow"]
     assert lock["info"] == official["info"]
     for name, entry in lock["packages"].items():
-        assert entry["sha256"] == sha256((dist / "pyodide" / entry["file_name"]).read_bytes()), name
+        assert entry["sha256"] == sha256((runtime_dir(dist) / entry["file_name"]).read_bytes()), name
         if name != "localhash":  # the official entry, for the compiled wheel the site serves
             assert entry == {**official["packages"][name], "sha256": entry["sha256"]}
     assert lock["packages"]["localhash"]["depends"] == ["numpy", "pillow"]

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import localhash
+from site_build.dist import runtime_dir
 from site_build.system import ensure_node_modules
 from tests.conftest import PDQ_IMAGES, ROOT, require_corpus
 
@@ -107,11 +108,12 @@ def test_jpeg_pdq_is_within_4_bits_of_pdqhash(firefox_run):
     assert max(distances.values()) <= MAX_JPEG_DISTANCE, distances
 
 
-def test_every_request_goes_to_the_site_origin_including_the_workers(firefox_run, site):
+def test_every_request_goes_to_the_site_origin_including_the_workers(firefox_run, site, dist):
     requests = firefox_run["requests"]
-    assert firefox_run["worker_requests_seen"], "BiDi showed none of the worker's pyodide/ fetches"
+    assert firefox_run["worker_requests_seen"], "BiDi showed none of the worker's pyodide-<hex>/ fetches"
     seen = {r["url"] for r in requests}
-    assert site.url + "pyodide/pyodide.asm.wasm" in seen and site.url + "pyodide/pyodide-lock.json" in seen
+    runtime = site.url + runtime_dir(dist).name
+    assert f"{runtime}/pyodide.asm.wasm" in seen and f"{runtime}/pyodide-lock.json" in seen
     assert [r["url"] for r in requests if not r["url"].startswith(site.origin + "/")] == []
     posts = [r for r in requests if r["method"] != "GET"]
     assert [(r["method"], r["url"]) for r in posts] == [("POST", site.url + "api/v1/cases")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -10,14 +11,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import localhash
-from site_build import headers
+from site_build import headers, precompress
+from site_build.dist import runtime_dir
+from site_build.system import NGINX_BROTLI_STATIC
 from tests.conftest import PDQ_IMAGES, ROOT, free_port, require_corpus
-from tests.site.conftest import Server, hash_in_page
+from tests.site.conftest import RUNTIME, Server, hash_in_page, make_site
 
 CSP = headers.content_security_policy("api/", for_header=True)
 
@@ -27,11 +31,12 @@ def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
         return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
 
 
-def test_wasm_is_served_as_application_wasm_and_modules_as_javascript(site):
-    status, head, body = fetch(site.url + "pyodide/pyodide.asm.wasm")
+def test_wasm_is_served_as_application_wasm_and_modules_as_javascript(site, dist):
+    runtime = runtime_dir(dist).name
+    status, head, body = fetch(f"{site.url}{runtime}/pyodide.asm.wasm")
     assert status == 200 and head["content-type"] == "application/wasm"
     assert body[:4] == b"\0asm"
-    for module in ("worker.js", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.js"):
+    for module in ("worker.js", f"{runtime}/pyodide.mjs", f"{runtime}/pyodide.asm.js"):
         assert fetch(site.url + module)[1]["content-type"] == "text/javascript", module
 
 
@@ -83,7 +88,7 @@ def test_build_py_serve_builds_and_serves_the_site(tmp_path):
         assert status == 200 and b"<title" in body
         assert not re.search(rb"<script(?![^>]*\bsrc=)", body), "inline script in the served page"
         assert head["content-security-policy"] == CSP
-        assert fetch(url + "pyodide/pyodide.asm.wasm")[1]["content-type"] == "application/wasm"
+        assert fetch(f"{url}{runtime_dir(out).name}/pyodide.asm.wasm")[1]["content-type"] == "application/wasm"
         assert (out / "manifest.json").exists()
         # The embedded hash bank answers on the same origin.
         case = urllib.request.Request(
@@ -126,7 +131,8 @@ def test_site_works_from_a_sub_path(dist, browser, tmp_path):
     finally:
         context.close()
         server.close()
-    assert any(url.endswith("/mirror/sub/pyodide/pyodide.asm.wasm") for url in requests), "the worker's requests"
+    wasm = f"/mirror/sub/{runtime_dir(dist).name}/pyodide.asm.wasm"
+    assert any(url.endswith(wasm) for url in requests), "the worker's requests"
     outside = [url for url in requests if not url.startswith(server.url)]
     assert outside == [], "every request stays under the sub-path"
 
@@ -146,7 +152,7 @@ def code_blocks(section: str) -> list[str]:
 
 
 NGINX = Path("/usr/sbin/nginx")
-NGINX_CONF = """daemon off;
+NGINX_CONF = """{modules}daemon off;
 master_process off;
 pid {tmp}/nginx.pid;
 events {{}}
@@ -164,32 +170,47 @@ http {{
 """
 
 
-@pytest.mark.parametrize("where", ["server", "sub-path location"])
-def test_readme_nginx_snippet_serves_the_right_types_and_headers(dist, tmp_path, where):
-    """Real nginx with the snippet as the README prints it: at the server level, and in a sub-path location."""
+@contextlib.contextmanager
+def nginx_serving(root: Path, tmp_path: Path, where: str, snippet: str, modules: str = "") -> Iterator[str]:
+    """Real nginx serving `root` with the snippet, at the server level or in a sub-path location; yields the URL."""
     if not NGINX.exists():
         pytest.fail(f"{NGINX} is missing: `python3 build.py test` installs Debian's nginx-light")
-    snippet = headers.nginx_snippet("api/")
     if where == "server":
-        site, prefix = f"    root {dist};\n{snippet}", ""
+        site, prefix = f"    root {root};\n{snippet}", ""
     else:
         (tmp_path / "www" / "mirror").mkdir(parents=True)
-        (tmp_path / "www" / "mirror" / "sub").symlink_to(dist)
+        (tmp_path / "www" / "mirror" / "sub").symlink_to(root)
         site, prefix = f"    location /mirror/sub/ {{\n      root {tmp_path / 'www'};\n{snippet}    }}\n", "mirror/sub/"
     port = free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, site=site))
+    conf.write_text(NGINX_CONF.format(modules=modules, tmp=tmp_path, port=port, site=site))
     log = tmp_path / "error.log"
     nginx = subprocess.Popen([NGINX, "-e", log, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        url = wait_until_up(f"http://127.0.0.1:{port}/{prefix}", nginx, log)
+        yield wait_until_up(f"http://127.0.0.1:{port}/{prefix}", nginx, log)
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def fetch_encoded(url: str, accept_encoding: str) -> tuple[dict[str, str], bytes]:
+    """The response as sent (urllib decodes nothing), its headers lowercased."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": accept_encoding})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+@pytest.mark.parametrize("where", ["server", "sub-path location"])
+def test_readme_nginx_snippet_serves_the_right_types_and_headers(dist, tmp_path, where):
+    """Real nginx with the snippet as the README prints it: at the server level, and in a sub-path location."""
+    with nginx_serving(dist, tmp_path, where, headers.nginx_snippet("api/")) as url:
         expected_types = {
             "": "text/html",
             "index.html": "text/html",
             "worker.js": "application/javascript",
-            "pyodide/pyodide.mjs": "text/javascript",
-            "pyodide/pyodide.asm.wasm": "application/wasm",
-            "pyodide/pyodide-lock.json": "application/json",
+            f"{runtime_dir(dist).name}/pyodide.mjs": "text/javascript",
+            f"{runtime_dir(dist).name}/pyodide.asm.wasm": "application/wasm",
+            f"{runtime_dir(dist).name}/pyodide-lock.json": "application/json",
             "style.css": "text/css",
         }
         for path, content_type in expected_types.items():
@@ -197,9 +218,55 @@ def test_readme_nginx_snippet_serves_the_right_types_and_headers(dist, tmp_path,
             assert head["content-type"].split(";")[0] == content_type, path
             assert head["content-security-policy"] == CSP, path
             assert head["x-content-type-options"] == "nosniff", path
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        # gzip_static: the build's .gz, as it is, to a client that accepts gzip; Vary either way.
+        wasm = next(dist.rglob("pyodide.asm.wasm")).relative_to(dist).as_posix()
+        for path, content_type in (("index.html", "text/html"), (wasm, "application/wasm")):
+            head, body = fetch_encoded(url + path, "gzip, deflate")
+            assert head["content-encoding"] == "gzip" and body == (dist / (path + ".gz")).read_bytes(), path
+            assert head["content-type"].split(";")[0] == content_type and head["vary"] == "Accept-Encoding", path
+            _, head, body = fetch(url + path)  # urllib says Accept-Encoding: identity
+            assert "content-encoding" not in head and body == (dist / path).read_bytes(), path
+            assert head["vary"] == "Accept-Encoding", path
+
+
+@pytest.mark.parametrize("brotli_static", ["absent", "loaded"])
+@pytest.mark.parametrize("where", ["server", "sub-path location"])
+def test_readme_nginx_snippet_caches_the_runtime_folder_and_sends_brotli_where_nginx_can(
+    tmp_path, where, brotli_static
+):
+    """The snippet as printed works on a stock nginx (brotli_static commented out: gzip for everyone who
+    accepts it); with the ngx_brotli module loaded and the line uncommented, brotli where accepted."""
+    site = make_site(tmp_path / "site")
+    precompress.write_siblings(site)
+    snippet, modules = headers.nginx_snippet("api/"), ""
+    if brotli_static == "loaded":
+        if not Path(NGINX_BROTLI_STATIC).exists():
+            pytest.fail(f"{NGINX_BROTLI_STATIC} is missing: `python3 build.py test` installs it")
+        assert "# brotli_static on;" in snippet
+        snippet, modules = (
+            snippet.replace("# brotli_static on;", "brotli_static on;"),
+            f"load_module {NGINX_BROTLI_STATIC};\n",
+        )
+    chromium = "gzip, deflate, br, zstd"
+    with nginx_serving(site, tmp_path, where, snippet, modules) as url:
+        for path, content_type in (
+            ("index.html", "text/html"),
+            (f"{RUNTIME}/pyodide.mjs", "text/javascript"),
+            (f"{RUNTIME}/tiny.wasm", "application/wasm"),
+        ):
+            coding = "br" if brotli_static == "loaded" else "gzip"
+            for accept_encoding, sent in ((chromium, coding), ("br;q=0, gzip", "gzip"), ("identity", None)):
+                head, body = fetch_encoded(url + path, accept_encoding)
+                assert head.get("content-encoding") == sent, (path, accept_encoding)
+                suffix = precompress.SIBLINGS[sent] if sent else ""
+                assert body == (site / (path + suffix)).read_bytes(), (path, accept_encoding)
+                assert head["content-type"].split(";")[0] == content_type, path
+                assert head["vary"] == "Accept-Encoding", path
+                assert head["cache-control"] == headers.cache_control(path), path
+                assert head["content-security-policy"] == CSP and head["x-frame-options"] == "DENY", path
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            fetch(url + f"{RUNTIME}/missing.wasm")
+        assert missing.value.code == 404 and "immutable" not in (missing.value.headers["Cache-Control"] or "")
 
 
 def test_readme_snippets_are_what_headers_py_generates():

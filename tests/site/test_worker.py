@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 from localhash import hash_bytes
+from site_build.dist import runtime_dir
 from tests.conftest import PDQ_IMAGES, native_fields, require_corpus
-from tests.site.conftest import HASH_IN_PAGE
+from tests.site.conftest import HASH_IN_PAGE, Server
 
 
 def test_boot_reports_each_stage_in_order(page):
     stages = [entry["stage"] for entry in page.evaluate("window.localhash.stageLog")]
     assert stages == ["runtime", "packages", "localhash", "ready"]
+
+
+def test_the_packages_download_beside_the_runtime_and_each_file_only_once(browser, dist):
+    """worker.js asks for the wheels as soon as it starts, not after Pyodide has booted, and hands
+    those responses to Pyodide: nothing is downloaded twice (a visit on mobile data pays once).
+    The standard library is held back, so Pyodide cannot boot: the wheels must be asked for anyway."""
+    server, context = Server(dist), browser.new_context()
+    held, wheels_asked = [], []
+    context.route("**/python_stdlib.zip", lambda route: held.append(route))
+    context.on("request", lambda request: request.url.endswith(".whl") and wheels_asked.append(request.url))
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        for _ in range(200):
+            if len(wheels_asked) >= 3 and held:
+                break
+            page.wait_for_timeout(100)
+        assert held, "the standard library was never asked for"
+        assert len(wheels_asked) == 3, "the wheels were not asked for while the runtime was still loading"
+        for route in held:
+            route.continue_()
+        page.evaluate("window.localhash.ready")
+    finally:
+        context.close()
+        server.close()
+    runtime = f"/{runtime_dir(dist).name}/"
+    paths = [r["path"] for r in server.requests if r["path"].startswith(runtime)]
+    assert len([p for p in paths if p.endswith(".whl")]) == 3
+    assert sorted(paths) == sorted(set(paths)), "a runtime file was downloaded twice"
 
 
 def test_restart_mid_queue_fails_only_the_running_job(page):

@@ -1,0 +1,115 @@
+// Build step run by site_build/trace.py: which Python modules does the site import? Starts the
+// staged site's own Pyodide under node and drives localhash exactly as web/worker.js does (same
+// calls, same order) over every kind of file (site_build/trace_samples.py), then prints, as one
+// JSON line, every module in sys.modules with the file it came from.
+// usage:
+//   node trace_imports.mjs samples <pyodide dir> <out dir>   writes the sample files (a Pyodide of their own)
+//   node trace_imports.mjs trace <pyodide dir> <samples dir> prints {"modules": {name: file|null}}
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const [mode, pyodideDir, folder] = process.argv.slice(2);
+const here = dirname(fileURLToPath(import.meta.url));
+const { loadPyodide } = await import(pathToFileURL(join(pyodideDir, "pyodide.mjs")).href);
+const quiet = { messageCallback: () => {}, errorCallback: (m) => console.error(m), checkIntegrity: true };
+
+async function main() {
+
+  if (mode === "samples") {
+    const pyodide = await loadPyodide({ indexURL: pyodideDir + "/" });
+    await pyodide.loadPackage(["numpy", "pillow"], quiet);
+    const namespace = pyodide.toPy({});
+    pyodide.runPython(readFileSync(join(here, "trace_samples.py"), "utf8"), { globals: namespace });
+    const made = namespace.get("samples")().toJs({ dict_converter: Object.fromEntries });
+    for (const [name, bytes] of Object.entries(made)) writeFileSync(join(folder, name), bytes);
+    // The RGBA pixels a browser would hand over for each JPEG it decodes (Pillow's, here).
+    const pixels = pyodide.runPython(`
+  import io
+  import numpy as np
+  from PIL import Image
+  def rgba(data):
+      with Image.open(io.BytesIO(data.to_bytes())) as image:
+          return image.width, image.height, np.asarray(image.convert("RGBA")).tobytes()
+  rgba`);
+    for (const [name, bytes] of Object.entries(made)) {
+      if (!name.startsWith("jpeg")) continue;
+      const [width, height, data] = pixels(bytes).toJs();
+      writeFileSync(join(folder, `${name}.${width}x${height}.rgba`), data);
+    }
+    return;
+  }
+
+  // As web/worker.js boots.
+  const pyodide = await loadPyodide({ indexURL: pyodideDir + "/", lockFileURL: join(pyodideDir, "pyodide-lock.json") });
+  pyodide.runPython("import zipimport\nzipimport.zipimporter.invalidate_caches = lambda self: None");
+  await pyodide.loadPackage(["numpy", "pillow", "localhash"], quiet);
+  const entry = pyodide.pyimport("localhash.browser");
+  entry.warm_up();
+
+  const toRecord = (proxy) => {
+    const record = proxy.toJs({ dict_converter: Object.fromEntries });
+    proxy.destroy();
+    return record;
+  };
+  const names = readdirSync(folder).filter((name) => !name.endsWith(".rgba"));
+  const pixelsFor = (name) => readdirSync(folder).find((f) => f.startsWith(name + ".") && f.endsWith(".rgba"));
+  const outcomes = {};
+  for (const name of names.sort()) {
+    const bytes = new Uint8Array(readFileSync(join(folder, name)));
+    const container = entry.sniff_video(bytes.slice(0, 16));
+    if (container) {
+      const hasher = entry.VideoHasher(container);
+      hasher.update(bytes);
+      outcomes[name] = toRecord(hasher.record()).ok;
+      hasher.destroy();
+      continue;
+    }
+    for (const [dihedral, hashMode] of [[false, "full"], [true, "full"], [false, "reference-cli"]]) {
+      outcomes[`${name} pillow ${dihedral} ${hashMode}`] = toRecord(entry.hash_image(bytes, dihedral, hashMode)).ok;
+    }
+    if (entry.decoder_for(bytes) !== "browser") continue;
+    const rgba = pixelsFor(name);
+    // the browser's pixels as they should be, all zero (the pixel check refuses them), or none
+    for (const fault of ["none", "zero", "not_decoded", "wrong_size"]) {
+      const job = entry.JpegJob(bytes, true, "full");
+      let record;
+      if (job.error) {
+        record = toRecord(job.error);
+      } else if (fault === "not_decoded" || fault === "wrong_size" || !rgba) {
+        record = toRecord(job.record_without_pixels(fault, "traced"));
+      } else {
+        const [width, height] = rgba.split(".").at(-2).split("x").map(Number);
+        const array = job.buffer(width, height);
+        const view = array.getBuffer("u8");
+        if (fault === "none") view.data.set(readFileSync(join(folder, rgba)));
+        else view.data.fill(0);
+        view.release();
+        array.destroy();
+        record = toRecord(job.record());
+      }
+      outcomes[`${name} browser ${fault}`] = record.ok;
+      job.destroy();
+    }
+  }
+  // A Python exception reaching JavaScript (the worker reports it as the file's error).
+  try {
+    pyodide.runPython("raise ValueError('traced')");
+  } catch (error) {
+    outcomes["python error"] = String(error.message).includes("ValueError: traced");
+  }
+  const modules = pyodide.runPython(`
+  import sys
+  {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}
+  `);
+  console.log(JSON.stringify({ modules: modules.toJs({ dict_converter: Object.fromEntries }), outcomes }));
+}
+
+// A failure prints Python's message alone (node would print the minified line it came from).
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`trace_imports ${mode} failed: ${error && error.message ? error.message : error}`);
+    process.exit(1);
+  },
+);
