@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
-REQUIREMENTS = ROOT / "requirements" / "test.txt"
+REQUIREMENTS = ROOT / "requirements" / "test.txt"  # everything: tests, benchmarks, the bank, the build
+BUILD_REQUIREMENTS = ROOT / "requirements" / "build.txt"  # what build and verify need (test.txt includes it)
 LINTED = ["py", "tests", "bench", "site_build", "build.py"]
 
 
@@ -32,15 +33,23 @@ def run(cmd: list[str | os.PathLike], **kwargs) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kwargs)
 
 
-def ensure_venv() -> Path:
-    """Create .venv/ and install the pinned requirements, once per change of the pin file."""
+def ensure_venv(requirements: Path = REQUIREMENTS) -> Path:
+    """Create .venv/ and install a pinned requirements file, once per change of its pins.
+
+    `build` and `verify` ask only for requirements/build.txt, so a mirror operator or an auditor does
+    not install the test tools; `test`, `bench` and `serve` ask for all of requirements/test.txt.
+    """
     if not VENV_PYTHON.exists():
         log(f"creating {VENV.relative_to(ROOT)}/")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    stamp = VENV / ".requirements.sha256"
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    stamp = VENV / f".requirements-{requirements.stem}.sha256"
+    digest = hashlib.sha256(requirements.read_bytes())
+    for line in requirements.read_text().splitlines():  # an included file's pins count too
+        if line.startswith("-r "):
+            digest.update((requirements.parent / line[3:].strip()).read_bytes())
+    wanted = digest.hexdigest()
     if not stamp.exists() or stamp.read_text().strip() != wanted:
-        run([VENV_PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS])
+        run([VENV_PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements])
         stamp.write_text(wanted + "\n")
     return VENV_PYTHON
 
@@ -83,7 +92,7 @@ def cmd_bench(extra: list[str]) -> int:
 def in_venv(*args: str) -> int:
     """`python -m site_build.cli ARGS` with .venv/'s python (the build needs brotli), from the caller's folder
     so that relative paths mean what they meant; it prints build.py's messages and returns its exit code."""
-    python = ensure_venv()
+    python = ensure_venv(BUILD_REQUIREMENTS)
     env = venv_env()
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env["PYTHONPATH"]
     return subprocess.run([str(python), "-m", "site_build.cli", *args], env=env).returncode

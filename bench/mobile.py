@@ -8,7 +8,7 @@ its first byte. DevTools' network emulation is not used: a worker's requests may
 
 The server speaks like a static host with precompressed files: when the site has `<file>.br` or
 `<file>.gz` beside its files, those are served per Accept-Encoding with Content-Encoding; when it
-has none (today's dist/), it compresses on the fly (brotli quality 11, gzip 9; kept in memory, and
+has none (a build from before 2026-12-01), it compresses on the fly (brotli quality 11, gzip 9; kept in memory, and
 done before the timed visits), which gives the "before" figure. One parameter decides the only
 encoding the server offers, so brotli and gzip are each measured. Bytes over the wire are the bytes
 the server wrote (status lines, headers and bodies) until the page was ready.

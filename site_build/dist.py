@@ -138,13 +138,14 @@ def build(
         # that depends on the machine, and the manifest must not, for builds to be identical.
         origin = f"official pyodide-lock.json {version} entry '{wheel.name}' sha256 {wheel.sha256} (verified)"
         sources[wheel.file_name] = (originals / wheel.file_name, origin)
+    stripped = {job.dst.name: job.strip_docstrings for job in jobs}
     source_wheel = build_wheel(root, originals)
     jobs.append(bytecode.Job(source_wheel, compiled_dir / source_wheel.name, True, bytecode.SITE_PACKAGES_PREFIX))
     bytecode.compile_archives(jobs, pyodide_dir, cache_dir / "bytecode")
     localhash_wheel = stage / "pyodide" / source_wheel.name
     lock = trimmed_lock(official, wheels, compiled_dir / source_wheel.name)
     (compiled_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
-    modules = trace.traced_modules(compiled_dir, cache_dir / "trace")
+    modules = trace.traced_modules(compiled_dir, cache_dir / "trace", tuple(trim.STDLIB_KEPT))
 
     removed: dict[str, list[str]] = {}
     stored = "; stored uncompressed (site_build/trim.py)"
@@ -160,7 +161,7 @@ def build(
         removed[f"pyodide/{file_name}"] = cut
         provenance[f"pyodide/{file_name}"] = (
             f"{origin}; compiled to bytecode by Pyodide's CPython (site_build/bytecode.py)"
-            f"{'' if file_name.startswith('numpy') else ', without docstrings'}; "
+            f"{', without docstrings' if stripped[file_name] else ''}; "
             f"{len(cut)} of {len(names)} {why}, listed under 'removed'{stored}"
         )
     trim.store(compiled_dir / source_wheel.name, localhash_wheel, [], trim.members(source_wheel))
@@ -175,6 +176,11 @@ def build(
     provenance["pyodide/pyodide-lock.json"] = (
         f"npm pyodide@{version} pyodide-lock.json, trimmed to the packages the site loads"
     )
+    # The cut runtime, traced again: every path must still run to its end, importing nothing new.
+    after = trace.traced_modules(stage / "pyodide", cache_dir / "trace", tuple(trim.STDLIB_KEPT))
+    if set(after) != set(modules):
+        changed = sorted(set(after) ^ set(modules))
+        raise pyodide_assets.AssetError(f"the cut runtime imports other modules than the whole one: {changed}")
     runtime = name_runtime_by_content(stage)
     provenance = {_in_runtime(rel, runtime): text for rel, text in provenance.items()}
     removed = {_in_runtime(rel, runtime): members for rel, members in removed.items()}

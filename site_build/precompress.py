@@ -27,7 +27,7 @@ ZOPFLI_ITERATIONS = 1
 # The rule. A file gets siblings when it is at least MIN_SIZE bytes and gzip makes it at least MIN_SAVING smaller:
 # - under 1 KiB, what compression saves is less than the response's own headers (the CSP alone is 300 bytes), and
 #   the whole response fits in one TCP segment anyway;
-# - under 5% saved, the file is compressed already (the deflated wheels save 1%, a PNG nothing): a sibling would
+# - under 5% saved, the file is compressed already (a deflated zip saves 1%, a PNG nothing): a sibling would
 #   cost a file and a manifest entry, and the client a decompression, for nothing. Judged by gzip, which is 100
 #   times faster than brotli at quality 11, so an archive that does not compress costs no brotli time; a file
 #   that gzip shrinks, brotli shrinks more (the text and the wasm here: 15-30% smaller than gzip).

@@ -21,10 +21,13 @@ from .pyodide_assets import AssetError, sha256_file
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (HERE / "trace_imports.mjs", HERE / "trace_samples.py", HERE / "trace.py")
 TIMEOUT_SECONDS = 600
+# Paths the trace must have taken whatever the samples are: the browser's JPEG pixels (right, wrong,
+# none), a video, a Python exception reaching JavaScript.
+REQUIRED_PATHS = {"jpeg browser none", "jpeg browser zero", "jpeg browser not_decoded", "mp4", "python error"}
 
 
-def _key(pyodide_dir: Path) -> str:
-    digest = hashlib.sha256()
+def _key(pyodide_dir: Path, also_import: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(json.dumps(sorted(also_import)).encode())
     for path in sorted(pyodide_dir.iterdir()) + list(SCRIPTS):
         digest.update(f"{path.name}\0{sha256_file(path)}\0".encode())
     return digest.hexdigest()[:32]
@@ -43,28 +46,47 @@ def _node(*args: str) -> str:
     return done.stdout
 
 
-def _check(outcomes: dict[str, bool]) -> None:
-    """A trace is complete only if every path ran to its end: each good sample hashed, each refusal
-    a typed error, the Python error reached JavaScript. Otherwise some import was never reached."""
-    wrong = [key for key, ok in outcomes.items() if ok != (not key.startswith("refused-"))]
-    if wrong:
-        raise AssetError(f"the import trace did not run as expected for: {', '.join(sorted(wrong))}")
+def _check(outcomes: dict[str, str], samples: list[str]) -> None:
+    """A trace is complete only if every path ran to its end: each good sample hashed on every path,
+    each refusal gave the error its name says (refused-<code>-...), the Python error reached
+    JavaScript. Otherwise some import was never reached, and the archives would be cut blind."""
+    expected = {}
+    for key in outcomes:
+        name = key.split(" ")[0]
+        expected[key] = name.split("-")[1] if name.startswith("refused-") else "ok"
+    wrong = sorted(
+        f"{key} ({outcomes[key]}, expected {expected[key]})" for key in outcomes if outcomes[key] != expected[key]
+    )
+    ran = {key.split(" ")[0] for key in outcomes}
+    missing = sorted(set(samples) - ran) + sorted(REQUIRED_PATHS - set(outcomes))
+    if wrong or missing:
+        raise AssetError(f"the import trace did not run as expected: wrong {wrong}, missing {missing}")
 
 
-def traced_modules(pyodide_dir: Path, cache_dir: Path | None) -> dict[str, str | None]:
+def traced_modules(
+    pyodide_dir: Path, cache_dir: Path | None, also_import: tuple[str, ...] = ()
+) -> dict[str, str | None]:
     """Module name -> the file it came from at run time (None for built-in and frozen modules).
 
     `pyodide_dir` holds the runtime, the compiled standard library and wheels, and a lock naming
-    them; every file in it is used as the site would use it.
+    them; every file in it is used as the site would use it. `also_import` are imported at the end,
+    so that they and what they import are in the result (trim.STDLIB_KEPT).
     """
-    cached = cache_dir / f"{_key(pyodide_dir)}.json" if cache_dir else None
+    cached = cache_dir / f"{_key(pyodide_dir, also_import)}.json" if cache_dir else None
     if cached and cached.exists():
         return json.loads(cached.read_text())["modules"]
     with tempfile.TemporaryDirectory() as samples:
         _node("samples", str(pyodide_dir.resolve()), samples)
-        lines = [line for line in _node("trace", str(pyodide_dir.resolve()), samples).splitlines() if line]
+        lines = [
+            line
+            for line in _node(
+                "trace", str(pyodide_dir.resolve()), samples, json.dumps(sorted(also_import))
+            ).splitlines()
+            if line
+        ]
+        names = [p.name for p in Path(samples).iterdir() if not p.name.endswith(".rgba")]
     report = json.loads(lines[-1])
-    _check(report["outcomes"])
+    _check(report["outcomes"], names)
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(cached.name + ".partial")

@@ -4,12 +4,13 @@
 // JSON line, every module in sys.modules with the file it came from.
 // usage:
 //   node trace_imports.mjs samples <pyodide dir> <out dir>   writes the sample files (a Pyodide of their own)
-//   node trace_imports.mjs trace <pyodide dir> <samples dir> prints {"modules": {name: file|null}}
+//   node trace_imports.mjs trace <pyodide dir> <samples dir> [<JSON list of modules to import at the end>]
+//     prints {"modules": {name: file|null}, "outcomes": {path: "ok" or the error code}}
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const [mode, pyodideDir, folder] = process.argv.slice(2);
+const [mode, pyodideDir, folder, alsoImport] = process.argv.slice(2);
 const here = dirname(fileURLToPath(import.meta.url));
 const { loadPyodide } = await import(pathToFileURL(join(pyodideDir, "pyodide.mjs")).href);
 const quiet = { messageCallback: () => {}, errorCallback: (m) => console.error(m), checkIntegrity: true };
@@ -52,6 +53,7 @@ async function main() {
     proxy.destroy();
     return record;
   };
+  const outcome = (record) => (record.ok ? "ok" : record.error.code); // trace.py checks each
   const names = readdirSync(folder).filter((name) => !name.endsWith(".rgba"));
   const pixelsFor = (name) => readdirSync(folder).find((f) => f.startsWith(name + ".") && f.endsWith(".rgba"));
   const outcomes = {};
@@ -61,12 +63,12 @@ async function main() {
     if (container) {
       const hasher = entry.VideoHasher(container);
       hasher.update(bytes);
-      outcomes[name] = toRecord(hasher.record()).ok;
+      outcomes[name] = outcome(toRecord(hasher.record()));
       hasher.destroy();
       continue;
     }
     for (const [dihedral, hashMode] of [[false, "full"], [true, "full"], [false, "reference-cli"]]) {
-      outcomes[`${name} pillow ${dihedral} ${hashMode}`] = toRecord(entry.hash_image(bytes, dihedral, hashMode)).ok;
+      outcomes[`${name} pillow ${dihedral} ${hashMode}`] = outcome(toRecord(entry.hash_image(bytes, dihedral, hashMode)));
     }
     if (entry.decoder_for(bytes) !== "browser") continue;
     const rgba = pixelsFor(name);
@@ -88,7 +90,7 @@ async function main() {
         array.destroy();
         record = toRecord(job.record());
       }
-      outcomes[`${name} browser ${fault}`] = record.ok;
+      outcomes[`${name} browser ${fault}`] = outcome(record);
       job.destroy();
     }
   }
@@ -96,8 +98,11 @@ async function main() {
   try {
     pyodide.runPython("raise ValueError('traced')");
   } catch (error) {
-    outcomes["python error"] = String(error.message).includes("ValueError: traced");
+    outcomes["python error"] = String(error.message).includes("ValueError: traced") ? "ok" : String(error.message);
   }
+  // Lazy imports no sample reaches (trim.STDLIB_KEPT): imported here, so that what they import is kept.
+  const importlib = pyodide.pyimport("importlib");
+  for (const name of JSON.parse(alsoImport || "[]")) importlib.import_module(name);
   const modules = pyodide.runPython(`
   import sys
   {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())}

@@ -19,8 +19,7 @@ from PIL import Image, PngImagePlugin
 
 def _picture(width: int = 160, height: int = 120) -> Image.Image:
     y, x = np.mgrid[0:height, 0:width]
-    rng = np.random.default_rng(7)  # texture, so that PDQ's quality is not zero
-    noise = rng.integers(0, 40, (height, width), dtype=np.uint8)
+    noise = ((x * 7919 + y * 104729 + x * y) % 40).astype(np.uint8)  # texture, so that PDQ's quality is not zero
     red = ((x * 255) // width).astype(np.uint8) ^ noise
     green = ((y * 255) // height).astype(np.uint8)
     blue = (((x + y) * 127) // (width + height)).astype(np.uint8) + noise
@@ -44,11 +43,14 @@ def _with_orientation(image: Image.Image, fmt: str, value: int, **options) -> by
     return _saved(image, fmt, exif=exif, **options)
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims a size, with a valid CRC, and nothing behind it."""
-    body = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = struct.pack(">I", len(body)) + b"IHDR" + body + struct.pack(">I", zlib.crc32(b"IHDR" + body))
-    return b"\x89PNG\r\n\x1a\n" + chunk
+    """A PNG whose header claims a size, then a few compressed bytes: refused from the header."""
+    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
 
 
 def samples() -> dict[str, bytes]:
@@ -97,19 +99,22 @@ def samples() -> dict[str, bytes]:
         "tiff-cmyk": _saved(rgb.convert("CMYK"), "TIFF"),
         "tiff-pages": _saved(rgb, "TIFF", save_all=True, append_images=frames[1:2]),
         "tiff-oriented": _with_orientation(rgb, "TIFF", 3),
-        # refusals: each must come back as a typed error (trace.py checks)
-        "refused-empty": b"",
-        "refused-not-a-picture": b"plain text, not a picture at all\n" * 4,
-        "refused-pdf": b"%PDF-1.7\n" + b"0" * 64,
-        "refused-heic": b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64,
-        "refused-avif": b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + b"\0" * 64,
-        "refused-jpeg-truncated": jpeg[: len(jpeg) // 2],
-        "refused-jpeg-header-only": jpeg[:40],
-        "refused-jpeg-damaged": jpeg[:300] + bytes(range(256)) * 4 + jpeg[1324:],
-        "refused-png-truncated": png[: len(png) // 2],
-        "refused-png-too-large": _png_claiming(40000, 40000),
-        "refused-png-too-small": _saved(rgb.resize((4, 4)), "PNG"),
-        "refused-gif-header-only": b"GIF89a\x10\x00\x10\x00",
+        # refusals, named refused-<the error code each must come back with>-<what> (trace.py checks)
+        "refused-empty_file-empty": b"",
+        "refused-unsupported_format-not-a-picture": b"plain text, not a picture at all\n" * 4,
+        "refused-unsupported_format-pdf": b"%PDF-1.7\n" + b"0" * 64,
+        "refused-unsupported_format-heic": b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64,
+        "refused-unsupported_format-avif": b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + b"\0" * 64,
+        "refused-corrupt_image-jpeg-truncated": jpeg[: len(jpeg) // 2],
+        "refused-corrupt_image-jpeg-header-only": jpeg[:40],
+        "refused-corrupt_image-jpeg-damaged": jpeg[:300] + bytes(range(256)) * 4 + jpeg[1324:],
+        "refused-corrupt_image-png-truncated": png[: len(png) // 2],
+        "refused-too_large-png-too-large": _png_claiming(40000, 40000),
+        "refused-too_small-png-too-small": _saved(rgb.resize((4, 4)), "PNG"),
+        "refused-corrupt_image-gif-header-only": b"GIF89a\x10\x00\x10\x00",
+        "refused-unsupported_format-tiff-lab": _saved(
+            Image.new("LAB", rgb.size, (50, 10, 20)), "TIFF"
+        ),  # no colour management here
         # videos: their bytes are digested whole
         "mp4": b"\0\0\0\x18ftypisom\0\0\0\0isomiso2" + bytes(range(256)) * 8,
         "mov": b"\0\0\0\x14ftypqt  \0\0\0\0qt  " + bytes(range(256)) * 8,

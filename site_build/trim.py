@@ -24,24 +24,20 @@ from .pyodide_assets import AssetError
 STDLIB_RUNTIME = "/lib/python312.zip/"
 SITE_PACKAGES_RUNTIME = "/lib/python3.12/site-packages/"
 
-# Standard library modules kept although the trace may not meet them, each for a reason: lazy
-# imports on paths no sample can reach. Reviewed by hand; keep it short.
+# Standard library modules kept although no sample may reach them: lazy imports on paths the trace
+# cannot take. The trace imports each at its end (trace_imports.mjs), so what they import is kept too,
+# and a name that does not exist fails the build. Reviewed by hand; keep it short.
 STDLIB_KEPT = {
-    # a Python exception's traceback, formatted for the worker's error message
-    "traceback": "formats a Python exception that reaches JavaScript",
+    "traceback": "formats a Python exception that reaches JavaScript (traced too, from one deliberate error)",
     "linecache": "traceback and warnings read source lines through it",
     "tokenize": "linecache opens source files with it",
-    "token": "tokenize's constants",
-    # codecs looked up by name (the interpreter decodes UTF-8, ASCII and Latin-1 without them)
-    "encodings.aliases": "codec names' aliases, read on any lookup",
-    "encodings.utf_8": "UTF-8 by name",
-    "encodings.utf_8_sig": "UTF-8 with a byte-order mark (PNG iTXt, TIFF and EXIF text)",
-    "encodings.latin_1": "Latin-1 by name (PNG tEXt)",
-    "encodings.ascii": "ASCII by name (TIFF tags)",
-    "encodings.utf_16": "UTF-16 text in EXIF (XPTitle, XPComment)",
-    "encodings.utf_16_le": "UTF-16 text in EXIF",
-    "encodings.utf_16_be": "UTF-16 text in EXIF",
-    "encodings.cp437": "zipfile's name for members without the UTF-8 flag (wheels)",
+    "encodings.utf_8_sig": "a few KB each: text decoded by a codec name Python has no fast path for",
+    "encodings.latin_1": "(Python decodes 'utf-8', 'latin-1' and 'ascii' without looking them up;",
+    "encodings.ascii": "spelt otherwise, or UTF-16 text in EXIF, they are looked up)",
+    "encodings.utf_16": "",
+    "encodings.utf_16_le": "",
+    "encodings.utf_16_be": "",
+    "encodings.cp437": "zipfile's name for members without the UTF-8 flag, as Pyodide unpacks the wheels",
 }
 
 # Removed from the wheels, as fnmatch patterns over member names ('*' crosses '/').
@@ -93,7 +89,8 @@ WHEEL_REMOVALS = {
         # PDF
         "PIL/PdfImagePlugin.py",
         "PIL/PdfParser.py",
-        # screens, toolkits and colour management (Pyodide's Pillow has no lcms)
+        # screens and toolkits. ImageCms stays although Pyodide's Pillow has no lcms: converting a LAB
+        # picture imports it, and its ImportError is what makes that file unsupported_format.
         "PIL/_imagingtk.*",
         "PIL/_tkinter_finder.py",
         "PIL/ImageTk.py",
@@ -101,7 +98,6 @@ WHEEL_REMOVALS = {
         "PIL/ImageShow.py",
         "PIL/ImageGrab.py",
         "PIL/ImageWin.py",
-        "PIL/ImageCms.py",
         "PIL/_imagingcms.pyi",
         # image processing localhash does not do
         "PIL/_imagingmorph.*",

@@ -20,19 +20,26 @@
     }
 
     start() {
-      this.worker = new Worker(this.workerURL, { type: "module" });
-      this.ready = new Promise((resolve, reject) => {
-        this.resolveReady = resolve;
-        this.rejectReady = reject;
-      });
-      this.ready.catch(() => {});
-      this.worker.onmessage = (event) => this.onMessage(event.data);
-      this.worker.onerror = (event) => {
+      if (this.worker) this.worker.terminate(); // never two workers: each would take every queued job
+      const worker = new Worker(this.workerURL, { type: "module" });
+      this.worker = worker;
+      // One ready promise until it settles: whoever awaits it across a pause or a crash during
+      // boot still hears when a worker is ready.
+      if (!this.ready || this.readySettled) {
+        this.readySettled = false;
+        this.ready = new Promise((resolve, reject) => {
+          this.resolveReady = (value) => ((this.readySettled = true), resolve(value));
+          this.rejectReady = (error) => ((this.readySettled = true), reject(error));
+        });
+        this.ready.catch(() => {});
+      }
+      worker.onmessage = (event) => worker === this.worker && this.onMessage(event.data);
+      worker.onerror = (event) => {
         event.preventDefault();
-        this.restart("worker_crashed", event.message || "the hashing worker stopped");
+        if (worker === this.worker) this.restart("worker_crashed", event.message || "the hashing worker stopped");
       };
       for (const [id, job] of this.pending) {
-        this.worker.postMessage(job.kind === "memory" ? { id, type: "memory" } : { id, type: "hash", blob: job.blob, options: job.options });
+        worker.postMessage(job.kind === "memory" ? { id, type: "memory" } : { id, type: "hash", blob: job.blob, options: job.options });
       }
     }
 
@@ -57,7 +64,7 @@
       if (this.running !== null) {
         this.finish(this.running, { ok: false, error: { code, message } });
       }
-      this.start();
+      if (!this.paused) this.start(); // a paused hasher starts again on resume
     }
 
     onStage(listener) {

@@ -13,6 +13,7 @@ function post(message) {
   self.postMessage(message);
 }
 
+const PACKAGES = ["numpy", "pillow", "localhash"];
 const RUNTIME_URL = new URL("./pyodide/", import.meta.url).href;
 const LOCK_URL = new URL("./pyodide/pyodide-lock.json", import.meta.url).href;
 
@@ -29,7 +30,7 @@ function prefetchPackages() {
   lock
     .then((response) => (response.ok ? response.json() : { packages: {} }))
     .then(({ packages }) => {
-      for (const name of ["numpy", "pillow", "localhash"]) {
+      for (const name of PACKAGES) {
         const entry = packages[name];
         if (!entry) continue;
         const url = new URL(entry.file_name, RUNTIME_URL).href;
@@ -44,7 +45,9 @@ self.fetch = (input, init) => {
   const response = early.get(url);
   if (!response) return networkFetch(input, init);
   early.delete(url);
-  return response.catch(() => networkFetch(input, init));
+  // A failed early request (the network, or bytes that do not match the lock) is asked again,
+  // past the HTTP cache, which may hold the runtime's files for a year.
+  return response.catch(() => networkFetch(input, { ...init, cache: "reload" }));
 };
 
 async function boot() {
@@ -64,7 +67,7 @@ async function boot() {
   // while the page lives, so there is nothing to invalidate.
   pyodide.runPython("import zipimport\nzipimport.zipimporter.invalidate_caches = lambda self: None");
   // One call: the three wheels download and install concurrently.
-  await pyodide.loadPackage(["numpy", "pillow", "localhash"], quiet);
+  await pyodide.loadPackage(PACKAGES, quiet);
   post({ type: "progress", stage: "localhash" });
   entry = pyodide.pyimport("localhash.browser");
   entry.warm_up(); // first calls are slow (lazy imports, wasm tier-up): pay that before "ready"

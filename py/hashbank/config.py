@@ -23,7 +23,13 @@ class Config:
     # static_cache_rules, (regex, value), whose regex is found in the file's path (site_build/headers.py's).
     static_dir: Path | None = None
     static_headers: dict[str, str] = field(default_factory=dict)
-    static_cache_rules: tuple[tuple[str, str], ...] = ()
+    # The default is the site's own rule (site_build/headers.py CACHE_RULES, which a test compares with it): a bank
+    # serving a built site with no rules would let browsers guess, and keep an index.html naming a runtime folder
+    # the next release has deleted.
+    static_cache_rules: tuple[tuple[str, str], ...] = (
+        (r"(?:^|/)pyodide-[0-9a-f]{16}/", "public, max-age=31536000, immutable"),
+        ("", "no-cache"),
+    )
     # Case creation per client (keyed hash of its address, in memory): at most this many per window.
     # 0 turns the limit off (benchmarks do that: all their clients are 127.0.0.1).
     create_limit: int = 20

@@ -185,9 +185,7 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     transparent pixel hashes as whatever colour it stores, exactly as the reference."""
     try:
         return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-    except ImportError:
-        raise
-    except Exception as exc:
+    except Exception as exc:  # ImportError too: Pyodide's Pillow has no colour management (LAB needs it)
         raise LocalhashError(
             UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})"
         ) from None

@@ -69,6 +69,7 @@ def test_checking_a_case_stops_the_tools_download_and_going_back_starts_it_again
     page = driver.open_flow(context, served.url)
     expect(page.locator("#engine-status")).to_contain_text("(2 of 3)", timeout=driver.STEP_TIMEOUT_MS)
     assert held, "the wheels were never requested"
+    page.evaluate("() => { window.readyBeforePause = window.localhash.ready.then(() => 'ready'); }")
     page.click("#open-status")
     assert page.get_attribute("body", "data-stage") == "idle"
     for route in held:  # the worker that asked for them is gone
@@ -82,11 +83,16 @@ def test_checking_a_case_stops_the_tools_download_and_going_back_starts_it_again
     stages = [entry["stage"] for entry in page.evaluate("window.localhash.stageLog")]
     assert stages[-1] == "idle" and "ready" not in stages, stages
 
+    page.evaluate("window.localhash.restartWorker()")  # while paused: starts nothing
+    assert page.get_attribute("body", "data-stage") == "idle"
+
     context.unroute("**/*.whl")
     page.click("#step-status [data-back]")
     expect(page.locator("#engine-status")).to_have_text(
         "The fingerprint tool is ready. Your files stay on this device.", timeout=driver.STEP_TIMEOUT_MS
     )
+    assert page.evaluate("window.readyBeforePause") == "ready", "a promise taken before the pause still resolves"
+    assert len(page.workers) == 1, "a stopped worker was left running"
     assert page.errors == []
     context.close()
 

@@ -274,3 +274,9 @@ def test_readme_snippets_are_what_headers_py_generates():
     assert headers.netlify_headers_file("api/") in blocks
     assert headers.nginx_snippet("api/") in blocks
     assert headers.apache_snippet("api/") in blocks
+
+
+def test_the_bank_serves_a_site_with_the_sites_cache_rule_by_default():
+    from hashbank.config import Config
+
+    assert Config().static_cache_rules == headers.CACHE_RULES
