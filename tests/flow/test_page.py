@@ -56,6 +56,33 @@ def test_first_paint_and_the_first_steps_do_not_wait_for_pyodide(chromium, serve
     context.close()
 
 
+@pytest.mark.parametrize("locale", ["en-GB", "fr-FR", "de-DE"])
+def test_the_tools_progress_never_moves_the_page_under_a_finger(chromium, served, locale):
+    """The stages' messages differ in length; if the box resized, a tap meant for one choice could land on
+    the next (a WebKit test once ticked nothing while the page moved)."""
+    context = chromium.new_context(locale=locale, viewport={"width": 320, "height": 640})
+    held = []
+    context.route("**/*.whl", lambda route: held.append(route))
+    page = driver.open_flow(context, served.url)
+    page.evaluate(
+        """() => {
+          const engine = document.getElementById("engine");
+          const where = () => document.getElementById("age-minor").getBoundingClientRect().top + scrollY;
+          window.__seen = [[engine.dataset.stage, where()]];
+          new MutationObserver(() => __seen.push([engine.dataset.stage, where()]))
+            .observe(engine, { attributes: true, attributeFilter: ["data-stage"] });
+        }"""
+    )
+    expect(page.locator("#engine")).to_have_attribute("data-stage", "packages", timeout=driver.STEP_TIMEOUT_MS)
+    for route in held:
+        route.continue_()
+    expect(page.locator("#engine")).to_have_attribute("data-stage", "ready", timeout=driver.STEP_TIMEOUT_MS)
+    seen = page.evaluate("__seen")
+    assert {"packages", "ready"} <= {stage for stage, _ in seen}, seen
+    assert len({top for _, top in seen}) == 1, seen
+    context.close()
+
+
 def test_checking_a_case_stops_the_tools_download_and_going_back_starts_it_again(chromium, served):
     """A visit only to check or withdraw a case does not pay for the fingerprint tool's download."""
     context = chromium.new_context()

@@ -56,7 +56,9 @@ def open_flow(driver, url: str) -> None:
 def pass_eligibility(driver) -> None:
     for selector in ("#age-adult", "#consent-depicted", "#consent-intimate", "#consent-share", "#eligibility-next"):
         click(driver, selector)
-    assert step(driver) == "files"
+    boxes = "return [...document.querySelectorAll('#step-eligibility input')].map(i => i.checked)"
+    ticked = driver.execute_script(boxes)
+    assert step(driver) == "files", (text_of(driver, "#eligibility-error"), ticked)
 
 
 def test_the_whole_flow(webkit_flow, served):
