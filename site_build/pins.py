@@ -12,3 +12,18 @@ CORE_SHA256 = {
     "python_stdlib.zip": "16611534726e5d8ac2bd8f926410b2dcb8d6f49aa24913463533b457a2115c16",
     "pyodide-lock.json": "9c45b916001a750f4102fc287494f3eab215909c7535c626a20db80fd6333e2c",
 }
+
+# libheif compiled to wasm, which the worker loads only when a HEIF photo is chosen (issue 11). From the
+# npm tarball libheif-js-1.19.8.tgz (libheif 1.19.8, libde265 1.0.15), whose sha512 equals the `integrity`
+# in package-lock.json (checked with `npm pack libheif-js@1.19.8` and `openssl dgst -sha512`). The bundle
+# carries its wasm inline, so one module import is the whole decoder; LGPL-3.0, its licence ships beside it.
+LIBHEIF_VERSION = "1.19.8"
+LIBHEIF_SHA256 = {
+    "libheif-wasm/libheif-bundle.mjs": "8363e27add6c587b20f183fb746a583f97f28e8641f12955a1a550c38a4f9969",
+    "libheif-wasm/LICENSE": "fa81ce652315b013359d6e8e4744335f31a50c7c192907176d3632f78a3b4596",
+}
+# Where each lands in the runtime folder (worker.js imports the bundle from there).
+LIBHEIF_SERVED = {
+    "libheif-wasm/libheif-bundle.mjs": "libheif-bundle.mjs",
+    "libheif-wasm/LICENSE": "libheif-LICENSE.txt",
+}

@@ -23,7 +23,15 @@ SCRIPTS = (HERE / "trace_imports.mjs", HERE / "trace_samples.py", HERE / "trace.
 TIMEOUT_SECONDS = 600
 # Paths the trace must have taken whatever the samples are: the browser's JPEG pixels (right, wrong,
 # none), a video, a Python exception reaching JavaScript.
-REQUIRED_PATHS = {"jpeg browser none", "jpeg browser zero", "jpeg browser not_decoded", "mp4", "python error"}
+REQUIRED_PATHS = {
+    "jpeg browser none",
+    "jpeg browser zero",
+    "jpeg browser not_decoded",
+    "jpeg libheif",
+    "refused-corrupt_image-jpeg libheif",
+    "mp4",
+    "python error",
+}
 
 
 def _key(pyodide_dir: Path, also_import: tuple[str, ...]) -> str:

@@ -93,6 +93,20 @@ async function main() {
       outcomes[`${name} browser ${fault}`] = outcome(record);
       job.destroy();
     }
+    // The HEIF path after libheif (which the trace does not load: it imports no Python of its own):
+    // its pixels hashed, or libheif's refusal.
+    if (rgba) {
+      const [width, height] = rgba.split(".").at(-2).split("x").map(Number);
+      const job = entry.HeifJob(bytes, width, height, 1, true, "full");
+      const array = job.buffer();
+      const view = array.getBuffer("u8");
+      view.data.set(readFileSync(join(folder, rgba)));
+      view.release();
+      array.destroy();
+      outcomes[`${name} libheif`] = outcome(toRecord(job.record()));
+      job.destroy();
+      outcomes[`refused-corrupt_image-${name} libheif`] = outcome(toRecord(entry.heif_not_decoded(bytes, "traced")));
+    }
   }
   // A Python exception reaching JavaScript (the worker reports it as the file's error).
   try {

@@ -42,6 +42,15 @@ def corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
+def heif_samples(tmp_path_factory):
+    """HEIC files made from the corpus (tests/heif_samples.py says how), once per run."""
+    from tests.heif_samples import make_heif_samples
+
+    require_corpus()
+    return make_heif_samples(tmp_path_factory.mktemp("heif"))
+
+
+@pytest.fixture(scope="session")
 def browser():
     """One Chromium for the whole session, shared by tests/site and tests/flow.
 

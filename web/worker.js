@@ -105,7 +105,9 @@ async function hashBlob(id, blob, options) {
   post({ type: "progress", id, done: blob.size, total: blob.size });
   const dihedral = Boolean(options.dihedral);
   const mode = options.mode || "full";
-  if (options.decoder !== "pillow" && entry.decoder_for(bytes) === "browser") {
+  const decoder = options.decoder === "pillow" ? "pillow" : entry.decoder_for(bytes);
+  if (decoder === "libheif") return hashHeif(bytes, dihedral, mode);
+  if (decoder === "browser") {
     const decoding = pageDecode(id, bytes); // the page decodes while Pillow checks the file here
     const job = entry.JpegJob(bytes, dihedral, mode);
     try {
@@ -123,6 +125,62 @@ async function hashBlob(id, blob, options) {
     }
   }
   return toRecord(entry.hash_image(bytes, dihedral, mode));
+}
+
+// HEIF (every iPhone's photos): libheif compiled to wasm, the same libheif the native extra
+// (pillow-heif) uses, fetched from the site only when someone chooses a HEIF: nobody else pays its
+// 0.5 MB. Pyodide's Pillow cannot decode HEIF, so libheif's pixels are the only ones there are.
+let libheif = null; // Promise of the module's instance, once asked for
+let heifDecoder = null; // one context at a time: each decode() frees the previous file's
+function loadLibheif() {
+  if (!libheif) {
+    libheif = import("./pyodide/libheif-bundle.mjs").then((module) => module.default());
+    libheif.catch(() => (libheif = null)); // a failed download is tried again with the next HEIF
+  }
+  return libheif;
+}
+
+async function hashHeif(bytes, dihedral, mode) {
+  let lib;
+  try {
+    lib = await loadLibheif();
+  } catch (error) {
+    const message = `the HEIF decoder could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
+    return { ok: false, error: { code: "internal_error", message } };
+  }
+  heifDecoder = heifDecoder || new lib.HeifDecoder();
+  let images = [];
+  try {
+    images = heifDecoder.decode(bytes); // [] when libheif cannot read the file (it logs why)
+  } catch (error) {
+    return toRecord(entry.heif_not_decoded(bytes, String(error)));
+  }
+  try {
+    if (!images.length) return toRecord(entry.heif_not_decoded(bytes, "libheif found no picture in it"));
+    const primary = images.find((image) => lib.heif_image_handle_is_primary_image(image.handle)) || images[0];
+    const width = primary.get_width();
+    const height = primary.get_height();
+    const job = entry.HeifJob(bytes, width, height, images.length, dihedral, mode);
+    try {
+      if (job.error) return toRecord(job.error);
+      const array = job.buffer();
+      const view = array.getBuffer("u8");
+      let decoded;
+      try {
+        // libheif decodes to RGBA and copies the rows straight into the Python array.
+        decoded = await new Promise((resolve) => primary.display({ data: view.data, width, height }, resolve));
+      } finally {
+        view.release();
+        array.destroy();
+      }
+      if (!decoded) return toRecord(entry.heif_not_decoded(bytes, "libheif could not decode the picture"));
+      return toRecord(job.record());
+    } finally {
+      job.destroy();
+    }
+  } finally {
+    for (const image of images) image.free();
+  }
 }
 
 // The page decodes JPEGs for us (hasher.js `decode`): there, createImageBitmap runs on the

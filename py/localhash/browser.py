@@ -11,9 +11,10 @@ import io
 import numpy as np
 from PIL import Image
 
-from .decode import VIDEO_SNIFF_BYTES, video_format
+from .decode import VIDEO_SNIFF_BYTES, check_size, picture_container, video_format
 from .digests import HashStream
-from .record import failure_record, finish_image, hash_bytes, prepare_image, video_record
+from .errors import CORRUPT_IMAGE, EMPTY_FILE, LocalhashError
+from .record import decoded_elsewhere_record, failure_record, finish_image, hash_bytes, prepare_image, video_record
 
 
 def _as_bytes(data) -> bytes:
@@ -26,11 +27,15 @@ def sniff_video(head) -> str | None:
 
 
 def decoder_for(data) -> str:
-    """ "browser" when the browser should decode this file's pixels (a colour or greyscale JPEG),
+    """Who decodes this file's pixels: "browser" for a colour or greyscale JPEG (the page's decoder,
+    checked: JpegJob), "libheif" for a HEIF (libheif in wasm, which the worker loads only then: HeifJob),
     else "pillow". CMYK JPEGs stay with Pillow: browsers convert CMYK with colour management,
     pdqhash's `convert("RGB")` does not."""
+    data = _as_bytes(data)
+    if picture_container(data) == "HEIF":
+        return "libheif"
     try:
-        with Image.open(io.BytesIO(_as_bytes(data)), formats=("JPEG",)) as image:
+        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
             return "browser" if image.mode in ("RGB", "L") else "pillow"
     except Exception:
         return "pillow"  # whatever is wrong, Pillow's decoder reports it as a typed error
@@ -83,6 +88,55 @@ class JpegJob:
             check = {"passed": False, "code": str(code), "message": str(message)}
             record.update(decoded_by="pillow", pixel_check=check)
         return record
+
+
+class HeifJob:
+    """A HEIF photo, decoded by libheif compiled to wasm (npm libheif-js: the same libheif as the native
+    extra pillow-heif), which the worker runs; Pyodide's Pillow has no HEIF decoder.
+
+    The worker reads the file's primary image's size and the number of images from libheif; `error`
+    is then the typed error record for a size that cannot be hashed, or None. `buffer()` gives the array
+    libheif's RGBA pixels (already turned as HEIF's rotation and mirror say) are copied into, and
+    `record()` hashes them: the native record, up to what the two libde265 builds decode differently
+    (README: measured on the corpus).
+    """
+
+    def __init__(self, data, width: int, height: int, images: int, dihedral: bool = False, mode: str = "full"):
+        self.data = _as_bytes(data)
+        self.width, self.height, self.images = int(width), int(height), int(images)
+        self.dihedral, self.mode = bool(dihedral), str(mode)
+        self.pixels: np.ndarray | None = None
+        self.error: dict | None = None
+        try:
+            check_size(self.width, self.height)
+        except Exception as exc:
+            self.error = failure_record(exc)
+
+    def buffer(self) -> np.ndarray:
+        self.pixels = np.empty((self.height, self.width, 4), np.uint8)
+        return self.pixels
+
+    def record(self) -> dict:
+        try:
+            return decoded_elsewhere_record(
+                self.data,
+                self.pixels,
+                format="HEIF",
+                frames=self.images,
+                decoded_by="libheif",
+                dihedral=self.dihedral,
+                mode=self.mode,
+            )
+        except Exception as exc:
+            return failure_record(exc)
+
+
+def heif_not_decoded(data, message: str) -> dict:
+    """The record of a HEIF libheif could not read or decode (`message` says what libheif said)."""
+    if len(_as_bytes(data)) == 0:
+        return failure_record(LocalhashError(EMPTY_FILE, "the file is empty"))
+    reason = f"the HEIF photo is damaged or incomplete ({str(message)[:200]})"
+    return failure_record(LocalhashError(CORRUPT_IMAGE, reason))
 
 
 def warm_up() -> None:

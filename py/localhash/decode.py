@@ -21,25 +21,50 @@ from PIL import (  # noqa: F401  importing a plugin registers it; `formats=` nee
 from .errors import CORRUPT_IMAGE, EMPTY_FILE, TOO_LARGE, TOO_SMALL, UNSUPPORTED_FORMAT, LocalhashError
 from .pdq import MIN_HASHABLE_DIM
 
+try:  # HEIF (every iPhone's photos) through libheif, the optional extra: pip install "localhash[heif]"
+    import pillow_heif
+except ImportError:  # in the browser too: there the page's worker decodes HEIF with libheif in wasm
+    pillow_heif = None
+else:
+    pillow_heif.register_heif_opener()
+
 # Pillow format names we open. Restricting `Image.open` to these keeps Pillow's many other
 # parsers (and their attack surface) out of reach. The JPEG opener also returns the
 # multi-picture JPEGs many phone cameras write, which Pillow then names MPO.
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP") + (("HEIF",) if pillow_heif else ())
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, far below a decompression bomb
 EXIF_ORIENTATION_TAG = 0x0112
 
+# ISO-BMFF brands (the `ftyp` box: major brand, then compatible brands) of still pictures. HEIF
+# pictures are HEVC-coded (iPhones since 2017, many Android cameras); AVIF is HEIF with AV1 inside.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def picture_container(data: bytes) -> str | None:
+    """ "HEIF" or "AVIF" when the file's `ftyp` box names such a picture, else None. AVIF wins: its
+    files also carry HEIF's generic brands (mif1, miaf)."""
+    if data[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(data[:4], "big")
+    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data), 256) - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return "AVIF"
+    if brands & _HEIF_BRANDS:
+        return "HEIF"
+    return None
+
+
 # Friendlier messages for files people actually try; the code stays unsupported_format.
 _KNOWN_SIGNATURES = (
-    (
-        4,
-        (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"),
-        "HEIC/HEIF photos are not supported; "
-        "export the photo as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)",
-    ),
-    (4, (b"ftypavif",), "AVIF images are not supported; export the image as JPEG or PNG"),
     (0, (b"%PDF",), "this is a PDF document, not a picture"),
     (4, (b"ftyp",), "this is a video, audio or HEIF file that is not a picture we can read"),
 )
+_CONTAINER_MESSAGES = {
+    "HEIF": 'HEIC/HEIF photos need the optional HEIF decoder here (pip install "localhash[heif]"); '
+    "the website decodes them itself",
+    "AVIF": "AVIF images are not supported; export the image as JPEG or PNG",
+}
 
 
 # Videos get their exact hashes (MD5, SHA-256) only: platforms match videos by MD5 (StopNCII's
@@ -88,10 +113,14 @@ class DecodedImage:
 
 
 def _unsupported_message(data: bytes) -> str:
+    container = picture_container(data)
+    if container:
+        return _CONTAINER_MESSAGES[container]
     for offset, signatures, message in _KNOWN_SIGNATURES:
         if any(data[offset : offset + len(s)] == s for s in signatures):
             return message
-    return "this file is not a picture we can read (supported: JPEG, PNG, WebP, GIF, TIFF, BMP)"
+    supported = "JPEG, PNG, WebP, GIF, TIFF, BMP" + (", HEIC/HEIF" if pillow_heif else "")
+    return f"this file is not a picture we can read (supported: {supported})"
 
 
 def _signature_matches(data: bytes) -> bool:
@@ -137,6 +166,16 @@ def _orientation(image: Image.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
+def check_size(width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse a size outside what can be hashed, from a header, before any pixel is allocated."""
+    if width * height > max_pixels:
+        raise LocalhashError(TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels")
+    if width < MIN_HASHABLE_DIM or height < MIN_HASHABLE_DIM:
+        raise LocalhashError(
+            TOO_SMALL, f"the picture is {width}x{height} pixels; at least {MIN_HASHABLE_DIM} on each side are needed"
+        )
+
+
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: bool = False) -> DecodedImage:
     """Decode the first frame of `data`, refusing oversized headers before any pixel is allocated.
 
@@ -149,16 +188,13 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
         raise LocalhashError(EMPTY_FILE, "the file is empty")
     image = _open(data, max_pixels)
     width, height = image.size
-    if width * height > max_pixels:
-        raise LocalhashError(TOO_LARGE, f"the picture is {width}x{height} pixels; the limit is {max_pixels:,} pixels")
-    if width < MIN_HASHABLE_DIM or height < MIN_HASHABLE_DIM:
-        raise LocalhashError(
-            TOO_SMALL, f"the picture is {width}x{height} pixels; at least {MIN_HASHABLE_DIM} on each side are needed"
-        )
+    check_size(width, height, max_pixels)
     full_size = image.size
     try:
+        # A HEIF holds images side by side (a burst, a Live Photo's still), not frames in time: Pillow
+        # opens its primary image, the one viewers show, and n_frames counts them all.
         frames = int(getattr(image, "n_frames", 1))
-        if frames > 1:
+        if frames > 1 and image.format != "HEIF":
             image.seek(0)
         if check_only and image.format in ("JPEG", "MPO"):
             # Exactly 1/8 (Pillow picks the largest scale with width // asked >= scale): pixelcheck.py
@@ -177,7 +213,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
     # Pillow's TIFF loader applies the orientation tag itself while loading (and drops the tag),
     # so size and orientation are read from the loaded image: they describe the hashed pixels.
     width, height = full_size if check_only else image.size
-    return DecodedImage(image, fmt, width, height, frames, _orientation(image))
+    # libheif turns a HEIF as its rotation and mirror properties say (HEIF readers must; an EXIF
+    # orientation inside a HEIF is informative only), so its pixels are already as people see them.
+    orientation = 1 if fmt == "HEIF" else _orientation(image)
+    return DecodedImage(image, fmt, width, height, frames, orientation)
 
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:

@@ -97,6 +97,37 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
         decoded = replace(decoded, image=rgba_image)
         grey_cli = mode == "reference-cli" and grey_file
         pixels = np.ascontiguousarray(decoded_rgba[:, :, 0]) if grey_cli else decoded_rgba[:, :, :3]
+    record = _image_hashes(decoded, pixels, prepared.digests, mode, dihedral)
+    record.update(source)
+    return record
+
+
+def decoded_elsewhere_record(
+    data: bytes,
+    rgba: np.ndarray,
+    *,
+    format: str,
+    frames: int,
+    decoded_by: str,
+    dihedral: bool = False,
+    mode: Mode = "full",
+) -> dict:
+    """Every hash of a picture whose (rows, cols, 4) RGBA pixels a decoder localhash ships decoded as
+    this CPython's would (libheif compiled to wasm for HEIF, where Pyodide's Pillow has no HEIF decoder),
+    already turned as people see it (orientation 1). The record says which decoder it was."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    rows, cols = rgba.shape[:2]
+    image = Image.frombuffer("RGBA", (cols, rows), rgba, "raw", "RGBA", 0, 1)
+    decoded = DecodedImage(image, format, cols, rows, frames, 1)
+    record = _image_hashes(decoded, rgba[:, :, :3], digest_bytes(data), mode, dihedral)
+    record["decoded_by"] = decoded_by
+    return record
+
+
+def _image_hashes(
+    decoded: DecodedImage, pixels: np.ndarray, digests: dict[str, str], mode: Mode, dihedral: bool
+) -> dict:
     pdq = _pdq(pixels, mode, dihedral)
     record = {
         "ok": True,
@@ -105,7 +136,7 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
         "width": decoded.width,
         "height": decoded.height,
         "frames": decoded.frames,
-        **prepared.digests,
+        **digests,
         "pdq": pdq.hash,
         "pdq_quality": pdq.quality,
         "low_quality": pdq.quality < PDQ_MIN_QUALITY,
@@ -117,7 +148,6 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     if dihedral:
         record["pdq_dihedral"] = pdq.dihedral
     record.update(imagehash_all(decoded.image))
-    record.update(source)
     return record
 
 

@@ -320,3 +320,21 @@ def check_recording(recorded: list[dict], served, files, sent: dict) -> None:
     case = paths[3].split("/")[4]
     status, withdraw = f"/api/v1/cases/{case}/status", f"/api/v1/cases/{case}/withdraw"
     assert paths == ["/api/v1/cases"] * 3 + [status] * 3 + [withdraw, status]
+
+
+def test_a_heif_gets_a_neutral_thumbnail_where_the_browser_cannot_draw_it(chromium, served, heif_samples):
+    """Chromium cannot draw HEIF: its row shows the placeholder, never a broken image, and it still hashes."""
+    context = chromium.new_context()
+    page = driver.open_flow(context, served.url)
+    driver.pass_eligibility(page)
+    heif = heif_samples[0].path
+    driver.choose_files(page, [heif, IMAGE])
+    records = driver.wait_for_files(page)
+    assert [r["ok"] for r in records] == [True, True] and records[0]["format"] == "HEIF"
+    row = driver.file_item(page, heif.name)
+    expect(row.locator(".thumb.placeholder")).to_have_count(1)
+    expect(row.locator("img")).to_have_count(0)
+    drawn = driver.file_item(page, IMAGE.name).locator("img.thumb")
+    assert drawn.evaluate("(img) => img.complete && img.naturalWidth > 0")
+    assert page.errors == []
+    context.close()
