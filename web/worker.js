@@ -105,9 +105,9 @@ async function hashBlob(id, blob, options) {
   post({ type: "progress", id, done: blob.size, total: blob.size });
   const dihedral = Boolean(options.dihedral);
   const mode = options.mode || "full";
-  const decoder = options.decoder === "pillow" ? "pillow" : entry.decoder_for(bytes);
-  if (decoder === "libheif") return hashHeif(bytes, dihedral, mode);
-  if (decoder === "browser") {
+  const decoder = entry.decoder_for(bytes);
+  if (decoder === "libheif") return hashHeif(bytes, dihedral, mode); // nothing else here decodes HEIF
+  if (decoder === "browser" && options.decoder !== "pillow") {
     const decoding = pageDecode(id, bytes); // the page decodes while Pillow checks the file here
     const job = entry.JpegJob(bytes, dihedral, mode);
     try {
@@ -128,10 +128,12 @@ async function hashBlob(id, blob, options) {
 }
 
 // HEIF (every iPhone's photos): libheif compiled to wasm, the same libheif the native extra
-// (pillow-heif) uses, fetched from the site only when someone chooses a HEIF: nobody else pays its
-// 0.5 MB. Pyodide's Pillow cannot decode HEIF, so libheif's pixels are the only ones there are.
+// (pillow-heif) uses, imported from the site only when someone chooses a HEIF: nobody else pays its
+// 0.4 MB. Pyodide's Pillow cannot decode HEIF, so libheif's pixels are the only ones there are; they
+// are taken only when libheif says it decoded exactly the size it announced. libheif-js's HeifDecoder
+// and HeifImage.display are not used: they log libheif's reasons instead of returning them and copy
+// whatever size they decoded into whatever buffer they are given.
 let libheif = null; // Promise of the module's instance, once asked for
-let heifDecoder = null; // one context at a time: each decode() frees the previous file's
 function loadLibheif() {
   if (!libheif) {
     libheif = import("./pyodide/libheif-bundle.mjs").then((module) => module.default());
@@ -148,39 +150,63 @@ async function hashHeif(bytes, dihedral, mode) {
     const message = `the HEIF decoder could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
     return { ok: false, error: { code: "internal_error", message } };
   }
-  heifDecoder = heifDecoder || new lib.HeifDecoder();
-  let images = [];
+  const context = lib.heif_context_alloc();
+  const handles = [];
   try {
-    images = heifDecoder.decode(bytes); // [] when libheif cannot read the file (it logs why)
-  } catch (error) {
-    return toRecord(entry.heif_not_decoded(bytes, String(error)));
-  }
-  try {
-    if (!images.length) return toRecord(entry.heif_not_decoded(bytes, "libheif found no picture in it"));
-    const primary = images.find((image) => lib.heif_image_handle_is_primary_image(image.handle)) || images[0];
-    const width = primary.get_width();
-    const height = primary.get_height();
-    const job = entry.HeifJob(bytes, width, height, images.length, dihedral, mode);
+    const read = lib.heif_context_read_from_memory(context, bytes);
+    if (read.code !== lib.heif_error_code.heif_error_Ok) return heifFailure(lib, read, bytes);
+    for (const id of lib.heif_js_context_get_list_of_top_level_image_IDs(context)) {
+      const handle = lib.heif_js_context_get_image_handle(context, id);
+      if (handle && !handle.code) handles.push(handle);
+    }
+    if (!handles.length) return toRecord(entry.heif_not_decoded(bytes, "libheif found no picture in it", false));
+    const primary = handles.find((handle) => lib.heif_image_handle_is_primary_image(handle)) || handles[0];
+    const width = lib.heif_image_handle_get_width(primary);
+    const height = lib.heif_image_handle_get_height(primary);
+    const job = entry.HeifJob(bytes, width, height, handles.length, dihedral, mode);
     try {
       if (job.error) return toRecord(job.error);
-      const array = job.buffer();
-      const view = array.getBuffer("u8");
-      let decoded;
+      const rgba = lib.heif_js_decode_image2(primary, lib.heif_colorspace.heif_colorspace_RGB, lib.heif_chroma.heif_chroma_interleaved_RGBA);
+      if (!rgba || rgba.code) return heifFailure(lib, rgba, bytes);
       try {
-        // libheif decodes to RGBA and copies the rows straight into the Python array.
-        decoded = await new Promise((resolve) => primary.display({ data: view.data, width, height }, resolve));
+        const plane = rgba.channels.find((channel) => channel.id === lib.heif_channel.heif_channel_interleaved);
+        const row = width * 4;
+        if (!plane || plane.width !== width || plane.height !== height || plane.bits_per_pixel !== 8 || plane.stride < row) {
+          const got = plane ? `${plane.width}x${plane.height}, ${plane.bits_per_pixel} bits per sample` : "no RGBA plane";
+          return toRecord(entry.heif_not_decoded(bytes, `libheif announced ${width}x${height} and decoded ${got}`, false));
+        }
+        const array = job.buffer();
+        const view = array.getBuffer("u8");
+        try {
+          for (let y = 0; y < height; y++) view.data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
+        } finally {
+          view.release();
+          array.destroy();
+        }
       } finally {
-        view.release();
-        array.destroy();
+        lib.heif_image_release(rgba.image);
       }
-      if (!decoded) return toRecord(entry.heif_not_decoded(bytes, "libheif could not decode the picture"));
       return toRecord(job.record());
     } finally {
       job.destroy();
     }
+  } catch (error) {
+    // libheif threw (a C++ exception arrives as a number): its memory may be inconsistent, so the
+    // next HEIF gets a fresh instance; this file gets a typed error.
+    libheif = null;
+    return toRecord(entry.heif_not_decoded(bytes, `libheif failed (${String(error).slice(0, 100)})`, false));
   } finally {
-    for (const image of images) image.free();
+    for (const handle of handles) lib.heif_image_handle_release(handle);
+    lib.heif_context_free(context); // the file's bytes and everything decoded from them
   }
+}
+
+// libheif's reason, as the file's typed error: features it does not have are unsupported_format.
+function heifFailure(lib, error, bytes) {
+  const codes = lib.heif_error_code;
+  const unsupported = error && (error.code === codes.heif_error_Unsupported_feature || error.code === codes.heif_error_Unsupported_filetype);
+  const message = error && error.message ? String(error.message).trim() : "libheif could not decode it";
+  return toRecord(entry.heif_not_decoded(bytes, message, Boolean(unsupported)));
 }
 
 // The page decodes JPEGs for us (hasher.js `decode`): there, createImageBitmap runs on the

@@ -13,7 +13,7 @@ from PIL import Image
 
 from .decode import VIDEO_SNIFF_BYTES, check_size, picture_container, video_format
 from .digests import HashStream
-from .errors import CORRUPT_IMAGE, EMPTY_FILE, LocalhashError
+from .errors import CORRUPT_IMAGE, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
 from .record import decoded_elsewhere_record, failure_record, finish_image, hash_bytes, prepare_image, video_record
 
 
@@ -131,12 +131,17 @@ class HeifJob:
             return failure_record(exc)
 
 
-def heif_not_decoded(data, message: str) -> dict:
-    """The record of a HEIF libheif could not read or decode (`message` says what libheif said)."""
+def heif_not_decoded(data, message: str, unsupported: bool = False) -> dict:
+    """The record of a HEIF libheif could not read or decode, with libheif's own reason: unsupported_format
+    for a feature libheif does not have, else corrupt_image."""
     if len(_as_bytes(data)) == 0:
         return failure_record(LocalhashError(EMPTY_FILE, "the file is empty"))
-    reason = f"the HEIF photo is damaged or incomplete ({str(message)[:200]})"
-    return failure_record(LocalhashError(CORRUPT_IMAGE, reason))
+    reason = str(message)[:200]
+    if unsupported:
+        error = LocalhashError(UNSUPPORTED_FORMAT, f"this HEIF uses a feature we cannot decode ({reason})")
+    else:
+        error = LocalhashError(CORRUPT_IMAGE, f"the HEIF photo is damaged or incomplete ({reason})")
+    return failure_record(error)
 
 
 def warm_up() -> None:

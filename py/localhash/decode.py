@@ -37,20 +37,22 @@ EXIF_ORIENTATION_TAG = 0x0112
 
 # ISO-BMFF brands (the `ftyp` box: major brand, then compatible brands) of still pictures. HEIF
 # pictures are HEVC-coded (iPhones since 2017, many Android cameras); AVIF is HEIF with AV1 inside.
-_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
+# The major brand decides, as pillow-heif decides (its `_is_supported_heif`), so that the CLI and the
+# site call the same files HEIF. Image sequences (msf1, hevc, hevs) are not pictures: unsupported.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"mif2"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
 
 def picture_container(data: bytes) -> str | None:
     """ "HEIF" or "AVIF" when the file's `ftyp` box names such a picture, else None. AVIF wins: its
-    files also carry HEIF's generic brands (mif1, miaf)."""
+    files may carry a generic HEIF major brand (mif1) and name AV1 among the compatible ones."""
     if data[4:8] != b"ftyp":
         return None
     size = int.from_bytes(data[:4], "big")
-    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data), 256) - 3, 4)}
-    if brands & _AVIF_BRANDS:
+    compatible = {data[i : i + 4] for i in range(16, min(size, len(data), 256) - 3, 4)}
+    if ({data[8:12]} | compatible) & _AVIF_BRANDS:
         return "AVIF"
-    if brands & _HEIF_BRANDS:
+    if data[8:12] in _HEIF_BRANDS:
         return "HEIF"
     return None
 
@@ -137,10 +139,13 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         if raise_limit:
             Image.MAX_IMAGE_PIXELS = max_pixels
+        # pillow-heif opens only what picture_container calls HEIF (the site decides the same way).
+        heif = picture_container(data) == "HEIF"
+        formats = tuple(f for f in ALLOWED_FORMATS if (f == "HEIF") == heif)
         with warnings.catch_warnings():
             # Our own pixel limit applies below; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            return Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
         if _signature_matches(data):  # a JPEG/PNG/... whose header is cut short or garbled
             raise LocalhashError(CORRUPT_IMAGE, "the picture's header is damaged or incomplete") from None
@@ -216,6 +221,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
     # libheif turns a HEIF as its rotation and mirror properties say (HEIF readers must; an EXIF
     # orientation inside a HEIF is informative only), so its pixels are already as people see them.
     orientation = 1 if fmt == "HEIF" else _orientation(image)
+    if fmt == "HEIF" and image.mode not in ("RGB", "RGBA"):
+        # The site hashes libheif's RGBA of every HEIF, a monochrome one too: so does the CLI, also in
+        # reference-cli mode (whose greyscale rule is about files Meta's tool reads; it reads no HEIF).
+        image = image.convert("RGB")
     return DecodedImage(image, fmt, width, height, frames, orientation)
 
 

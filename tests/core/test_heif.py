@@ -73,6 +73,10 @@ def test_the_container_is_named_by_its_brands():
     assert picture_container(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") == "HEIF"
     assert picture_container(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1miafavif") == "AVIF"
     assert picture_container(b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isomavc1") is None
+    # The major brand decides, as pillow-heif does: a sequence, or another major brand, is no HEIF picture.
+    assert picture_container(b"\x00\x00\x00\x18ftypmsf1\x00\x00\x00\x00msf1hevc") is None
+    assert picture_container(b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x00heicmif1") is None
+    assert picture_container(b"\x00\x00\x00\x10ftyphei") is None  # cut short
     assert picture_container(b"\xff\xd8\xff\xe0") is None
 
 
@@ -141,18 +145,23 @@ def test_a_heif_libheif_cannot_read_is_corrupt_image():
 
     record = browser.heif_not_decoded(b"\x00\x00\x00\x18ftypheic\x00\x00", "Invalid input: No 'meta' box")
     assert record["error"]["code"] == CORRUPT_IMAGE and "meta" in record["error"]["message"]
+    record = browser.heif_not_decoded(b"\x00\x00\x00\x18ftypheic", "Unsupported feature: Unsupported codec", True)
+    assert record["error"]["code"] == UNSUPPORTED_FORMAT and "codec" in record["error"]["message"]
     assert browser.heif_not_decoded(b"", "")["error"]["code"] == "empty_file"
 
 
 def test_the_browser_tolerance_catches_a_record_beyond_it(samples):
     """The parity check the browser tests use (tests/heif_samples.py) can fail: too many bits, another
     size, another decoder."""
-    from tests.heif_samples import HEIF_TOLERANCE_BITS, heif_differences
+    from tests.heif_samples import PHONE, STRONG, TOLERANCE_BITS, heif_differences
 
     native = hash_bytes(samples[0].path.read_bytes())
     same = {**native, "decoded_by": "libheif"}
     assert heif_differences(same, native) == {}
-    flipped = int(native["pdq"], 16) ^ ((1 << (HEIF_TOLERANCE_BITS["pdq"] + 1)) - 1)
-    assert "pdq" in heif_differences({**same, "pdq": f"{flipped:064x}"}, native)
+    for quality in (STRONG, PHONE):
+        flipped = int(native["pdq"], 16) ^ ((1 << (TOLERANCE_BITS[quality]["pdq"] + 1)) - 1)
+        assert "pdq" in heif_differences({**same, "pdq": f"{flipped:064x}"}, native, quality)
+    one_bit = int(native["pdq"], 16) ^ 1
+    assert "pdq" in heif_differences({**same, "pdq": f"{one_bit:064x}"}, native, PHONE)
     assert "width" in heif_differences({**same, "width": native["width"] + 1}, native)
     assert "decoded_by" in heif_differences(native, native)

@@ -29,7 +29,7 @@ def parity_problems(records: list[dict], samples) -> dict:
     for sample, record in zip(samples, records, strict=True):
         native = hash_bytes(sample.path.read_bytes())
         assert native["ok"], native
-        difference = heif_differences(record, native)
+        difference = heif_differences(record, native, sample.quality)
         if difference:
             problems[sample.path.name] = difference
     return problems
