@@ -34,6 +34,7 @@ from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 RUNS = 5
 GOALS = {"ready": 3.0, "12MP JPEG": 1.4}
+HEAP_GOALS_MIB = {"48MP JPEG": 600}  # issue 11
 # What a first visit downloads before the hasher is ready (config.json is fetched only on submit).
 LOADED = [
     "index.html",
@@ -50,7 +51,7 @@ HASH_JS = """async (b64) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const t = performance.now();
   const record = await window.localhash.hashFile(new Blob([bytes]));
-  return {ms: performance.now() - t, ok: record.ok, heap: await window.localhash.wasmHeapBytes()};
+  return {ms: performance.now() - t, ok: record.ok, heap: window.localhash.heapAfterLastFile};
 }"""
 
 
@@ -94,14 +95,17 @@ def native_warm(data: bytes) -> float:
     return time.perf_counter() - t
 
 
-def with_heic(images: dict[str, Path], folder: Path) -> dict[str, Path]:
-    """The 12 MP picture again as a HEIC (pillow-heif, quality 90, as phones write): the browser decodes
-    it with libheif in wasm, which it downloads for the first HEIF only; native uses pillow-heif."""
+def with_phone_photos(images: dict[str, Path], folder: Path) -> dict[str, Path]:
+    """The 12 MP picture again as a HEIC (pillow-heif, quality 90, as phones write; the browser decodes
+    it with libheif in wasm, which it downloads for the first HEIF only; native uses pillow-heif), and
+    enlarged to 48 MP (8480x5664, a 48 MP phone's full-resolution mode) as a JPEG."""
     from PIL import Image
 
-    path = folder / "12MP.heic"
-    Image.open(images["12MP JPEG"]).save(path, "HEIF", quality=90)
-    return {**images, "12MP HEIC": path}
+    twelve = Image.open(images["12MP JPEG"])
+    heic, large = folder / "12MP.heic", folder / "48MP.jpg"
+    twelve.save(heic, "HEIF", quality=90)
+    twelve.resize((twelve.width * 2, twelve.height * 2), Image.Resampling.BICUBIC).save(large, "JPEG", quality=90)
+    return {**images, "12MP HEIC": heic, "48MP JPEG": large}
 
 
 def serve_built_site(folder: Path):
@@ -119,7 +123,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         site, server, url = serve_built_site(Path(tmp))
-        images = with_heic(make_images(Path(tmp)), Path(tmp))
+        images = with_phone_photos(make_images(Path(tmp)), Path(tmp))
         ready: list[float] = []
         with sync_playwright() as playwright:
 
@@ -157,6 +161,8 @@ def main() -> None:
                     browser.close()
                 med = {k: statistics.median(v) * 1000 for k, v in runs.items()}
                 goal = f"  (goal <= {GOALS[label]})" if label in GOALS else ""
+                if label in HEAP_GOALS_MIB:
+                    goal += f"  (heap goal <= {HEAP_GOALS_MIB[label]} MiB)"
                 print(
                     f"{label:<10} {med['first']:>18.0f}ms {med['fresh']:>5.0f}ms {med['first'] / med['fresh']:>6.2f}   "
                     f"{med['again']:>12.0f}ms {med['warm']:>5.0f}ms {med['again'] / med['warm']:>6.2f}   "

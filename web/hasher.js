@@ -100,6 +100,7 @@
           this.decode(message.id, message.ranges);
           break;
         case "result":
+          this.heapAfterLastFile = message.heap;
           this.finish(message.id, message.record);
           if (message.record.ok && message.record.width * message.record.height > RECYCLE_AFTER_PIXELS) {
             this.worker.terminate(); // queued jobs are posted again to the new worker
@@ -187,5 +188,6 @@
     pause: { value: () => hasher.pause(), enumerable: true },
     resume: { value: () => hasher.resume(), enumerable: true },
     wasmHeapBytes: { value: () => hasher.wasmHeapBytes(), enumerable: true },
+    heapAfterLastFile: { get: () => hasher.heapAfterLastFile, enumerable: true },
   });
 })();

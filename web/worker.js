@@ -332,7 +332,9 @@ async function handle({ id, type, blob, options }) {
   post({ type: "started", id });
   try {
     const record = await hashBlob(id, blob instanceof Blob ? blob : new Blob([blob]), options || {});
-    post({ type: "result", id, record });
+    // The heap size right after the file, for the benchmark: after a large picture the page replaces
+    // this worker, and a later `memory` question would reach the fresh one.
+    post({ type: "result", id, record, heap: runtime._module.HEAPU8.byteLength });
   } catch (error) {
     // A Python exception is already a typed record; anything reaching here is the runtime itself
     // failing (typically wasm memory exhausted). Report it for this file, then stop: the page

@@ -84,11 +84,21 @@ def filter_and_decimate(luma_t: np.ndarray) -> np.ndarray:
     Each pass runs down axis 0 of a contiguous array; tiled transposes turn the image between
     passes. The last two passes only compute what the decimation samples.
     """
+    return filter_and_decimate_owned([luma_t])
+
+
+def filter_and_decimate_owned(planes: list[np.ndarray]) -> np.ndarray:
+    """filter_and_decimate of the one plane in `planes`, which it takes out: when the caller holds no
+    other reference, each full-size float32 plane is freed as soon as the next exists, so no more than
+    two are alive at once (8 bytes a pixel; the browser's heap of a 48 MP photo depends on it)."""
+    luma_t = planes.pop()
     cols, rows = luma_t.shape
     along_rows, along_cols = window_size(cols), window_size(rows)
-    pass1 = box_along_first_axis(luma_t, along_rows)  # (cols, rows)
-    pass2 = box_along_first_axis(transpose(pass1), along_cols)  # (rows, cols)
-    del pass1
-    pass3 = box_along_first_axis(transpose(pass2), along_rows, sample_indices(cols))  # (64, rows)
-    del pass2
+    plane = box_along_first_axis(luma_t, along_rows)  # pass 1, (cols, rows)
+    del luma_t
+    plane = transpose(plane)  # the pass-1 plane is freed once its transpose exists
+    plane = box_along_first_axis(plane, along_cols)  # pass 2, (rows, cols)
+    plane = transpose(plane)
+    pass3 = box_along_first_axis(plane, along_rows, sample_indices(cols))  # (64, rows)
+    del plane
     return box_along_first_axis(np.ascontiguousarray(pass3.T), along_cols, sample_indices(rows))

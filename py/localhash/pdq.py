@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hexbits import pdq_bits_to_hex
-from .jarosz import OUT_DIM, filter_and_decimate
+from .jarosz import OUT_DIM, filter_and_decimate, filter_and_decimate_owned
 
 # The reference refuses to hash an image with a side under 5 px (pdqhashing.cpp MIN_HASHABLE_DIM).
 MIN_HASHABLE_DIM = 5
@@ -135,10 +135,21 @@ def dihedral_coefficients(c: np.ndarray) -> dict[str, np.ndarray]:
 
 def pdq_from_luma(luma_t: np.ndarray, dihedral: bool = False) -> PdqResult:
     """Hash a float32 luma plane given transposed, (cols, rows)."""
+    return _pdq_from_owned_luma([luma_t], dihedral)
+
+
+def _pdq_from_owned_luma(planes: list[np.ndarray], dihedral: bool) -> PdqResult:
+    """pdq_from_luma of the one plane in `planes`; a large plane is taken out and freed while it is
+    filtered (jarosz.filter_and_decimate_owned), so the caller should hold no other reference."""
+    luma_t = planes[0]
     cols, rows = luma_t.shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
-    filtered = None if (rows, cols) == (OUT_DIM, OUT_DIM) else filter_and_decimate(luma_t)
+    filtered = None
+    if (rows, cols) != (OUT_DIM, OUT_DIM):
+        del luma_t
+        filtered = filter_and_decimate_owned(planes)
+        luma_t = None  # only the 64x64 case below reads it again
     # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image...
     block = np.ascontiguousarray(luma_t.T) if filtered is None else filtered
     quality = quality_metric(block)
@@ -154,7 +165,7 @@ def pdq_from_luma(luma_t: np.ndarray, dihedral: bool = False) -> PdqResult:
 
 def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
     """PDQ of an RGB uint8 array (rows, cols, 3), as `pdqhash.compute` / `compute_dihedral`."""
-    return pdq_from_luma(luma_like_pdqhash(rgb), dihedral)
+    return _pdq_from_owned_luma([luma_like_pdqhash(rgb)], dihedral)
 
 
 def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqResult:
@@ -165,4 +176,4 @@ def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqRes
     """
     small = nearest_512(pixels)
     luma_t = small.T.astype(np.float32) if small.ndim == 2 else luma_like_reference_cli(small)
-    return pdq_from_luma(luma_t, dihedral)
+    return _pdq_from_owned_luma([luma_t], dihedral)
