@@ -141,16 +141,12 @@ def pdq_from_luma(luma_t: np.ndarray, dihedral: bool = False) -> PdqResult:
 def _pdq_from_owned_luma(planes: list[np.ndarray], dihedral: bool) -> PdqResult:
     """pdq_from_luma of the one plane in `planes`; a large plane is taken out and freed while it is
     filtered (jarosz.filter_and_decimate_owned), so the caller should hold no other reference."""
-    luma_t = planes[0]
-    cols, rows = luma_t.shape
+    cols, rows = planes[0].shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
-    filtered = None
-    if (rows, cols) != (OUT_DIM, OUT_DIM):
-        del luma_t
-        filtered = filter_and_decimate_owned(planes)
-        luma_t = None  # only the 64x64 case below reads it again
     # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image...
+    luma_t = planes[0] if (rows, cols) == (OUT_DIM, OUT_DIM) else None
+    filtered = None if luma_t is not None else filter_and_decimate_owned(planes)
     block = np.ascontiguousarray(luma_t.T) if filtered is None else filtered
     quality = quality_metric(block)
     coefficients = dct64_to_16(block)
