@@ -129,84 +129,53 @@ async function hashBlob(id, blob, options) {
 
 // HEIF (every iPhone's photos): libheif compiled to wasm, the same libheif the native extra
 // (pillow-heif) uses, imported from the site only when someone chooses a HEIF: nobody else pays its
-// 0.4 MB. Pyodide's Pillow cannot decode HEIF, so libheif's pixels are the only ones there are; they
-// are taken only when libheif says it decoded exactly the size it announced. libheif-js's HeifDecoder
-// and HeifImage.display are not used: they log libheif's reasons instead of returning them and copy
-// whatever size they decoded into whatever buffer they are given.
-let libheif = null; // Promise of the module's instance, once asked for
-function loadLibheif() {
-  if (!libheif) {
-    libheif = import("./pyodide/libheif-bundle.mjs").then((module) => module.default());
-    libheif.catch(() => (libheif = null)); // a failed download is tried again with the next HEIF
+// 0.4 MB. Pyodide's Pillow cannot decode HEIF, so libheif's pixels are the only ones there are
+// (heif.js says how they are taken).
+let heif = null; // Promise of {open, HeifError}, once asked for
+function loadHeif() {
+  if (!heif) {
+    heif = Promise.all([import("./heif.js"), import("./pyodide/libheif-bundle.mjs")]).then(async ([module, bundle]) => ({
+      ...module.heifDecoder(await bundle.default()),
+      HeifError: module.HeifError,
+    }));
+    heif.catch(() => (heif = null)); // a failed download is tried again with the next HEIF
   }
-  return libheif;
+  return heif;
 }
 
 async function hashHeif(bytes, dihedral, mode) {
-  let lib;
+  let decoder;
   try {
-    lib = await loadLibheif();
+    decoder = await loadHeif();
   } catch (error) {
     const message = `the HEIF decoder could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
     return { ok: false, error: { code: "internal_error", message } };
   }
-  const context = lib.heif_context_alloc();
-  const handles = [];
+  let file = null;
   try {
-    const read = lib.heif_context_read_from_memory(context, bytes);
-    if (read.code !== lib.heif_error_code.heif_error_Ok) return heifFailure(lib, read, bytes);
-    for (const id of lib.heif_js_context_get_list_of_top_level_image_IDs(context)) {
-      const handle = lib.heif_js_context_get_image_handle(context, id);
-      if (handle && !handle.code) handles.push(handle);
-    }
-    if (!handles.length) return toRecord(entry.heif_not_decoded(bytes, "libheif found no picture in it", false));
-    const primary = handles.find((handle) => lib.heif_image_handle_is_primary_image(handle)) || handles[0];
-    const width = lib.heif_image_handle_get_width(primary);
-    const height = lib.heif_image_handle_get_height(primary);
-    const job = entry.HeifJob(bytes, width, height, handles.length, dihedral, mode);
+    file = decoder.open(bytes);
+    const job = entry.HeifJob(bytes, file.width, file.height, file.images, dihedral, mode);
     try {
       if (job.error) return toRecord(job.error);
-      const rgba = lib.heif_js_decode_image2(primary, lib.heif_colorspace.heif_colorspace_RGB, lib.heif_chroma.heif_chroma_interleaved_RGBA);
-      if (!rgba || rgba.code) return heifFailure(lib, rgba, bytes);
+      const array = job.buffer();
+      const view = array.getBuffer("u8");
       try {
-        const plane = rgba.channels.find((channel) => channel.id === lib.heif_channel.heif_channel_interleaved);
-        const row = width * 4;
-        if (!plane || plane.width !== width || plane.height !== height || plane.bits_per_pixel !== 8 || plane.stride < row) {
-          const got = plane ? `${plane.width}x${plane.height}, ${plane.bits_per_pixel} bits per sample` : "no RGBA plane";
-          return toRecord(entry.heif_not_decoded(bytes, `libheif announced ${width}x${height} and decoded ${got}`, false));
-        }
-        const array = job.buffer();
-        const view = array.getBuffer("u8");
-        try {
-          for (let y = 0; y < height; y++) view.data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
-        } finally {
-          view.release();
-          array.destroy();
-        }
+        file.decodeInto(view.data);
       } finally {
-        lib.heif_image_release(rgba.image);
+        view.release();
+        array.destroy();
       }
       return toRecord(job.record());
     } finally {
       job.destroy();
     }
   } catch (error) {
-    // libheif threw (a C++ exception arrives as a number): its memory may be inconsistent, so the
-    // next HEIF gets a fresh instance; this file gets a typed error.
-    libheif = null;
-    return toRecord(entry.heif_not_decoded(bytes, `libheif failed (${String(error).slice(0, 100)})`, false));
+    if (!(error instanceof decoder.HeifError)) throw error;
+    if (error.broken) heif = null; // the next HEIF gets a fresh libheif
+    return toRecord(entry.heif_not_decoded(bytes, error.message, error.unsupported));
   } finally {
-    for (const handle of handles) lib.heif_image_handle_release(handle);
-    lib.heif_context_free(context); // the file's bytes and everything decoded from them
+    if (file) file.close();
   }
-}
-
-// libheif's reason, as the file's typed error: features it does not have are unsupported_format.
-function heifFailure(lib, error, bytes) {
-  const codes = lib.heif_error_code;
-  const unsupported = error && (error.code === codes.heif_error_Unsupported_feature || error.code === codes.heif_error_Unsupported_filetype);
-  const message = error && error.message ? String(error.message).trim() : "libheif could not decode it";
-  return toRecord(entry.heif_not_decoded(bytes, message, Boolean(unsupported)));
 }
 
 // The page decodes JPEGs for us (hasher.js `decode`): there, createImageBitmap runs on the
