@@ -82,12 +82,16 @@ async function main() {
         record = toRecord(job.record_without_pixels(fault, "traced"));
       } else {
         const [width, height] = rgba.split(".").at(-2).split("x").map(Number);
-        const array = job.buffer(width, height);
-        const view = array.getBuffer("u8");
-        if (fault === "none") view.data.set(readFileSync(join(folder, rgba)));
-        else view.data.fill(0);
-        view.release();
-        array.destroy();
+        const pixels = readFileSync(join(folder, rgba));
+        job.begin(width, height);
+        for (let top = job.next_strip(); top >= 0; top = job.next_strip()) {
+          const strip = job.strip;
+          const view = strip.getBuffer("u8");
+          if (fault === "none") view.data.set(pixels.subarray(top * width * 4, top * width * 4 + view.data.length));
+          else view.data.fill(0);
+          view.release();
+          strip.destroy();
+        }
         record = toRecord(job.record());
       }
       outcomes[`${name} browser ${fault}`] = outcome(record);

@@ -220,46 +220,77 @@ function isSegment(bytes, at, marker, name) {
   return true;
 }
 
-// The bitmap's pixels, untouched (no colour management, no premultiplication: see hasher.js),
-// copied into the Python array the job hashes. False when they do not fit the file.
+// The bitmap's pixels, untouched (no colour management, no premultiplication: see hasher.js), copied
+// strip by strip into the Python array the job hands out (JpegJob.next_strip): a 200 MP photo is 800 MB
+// of RGBA, which a phone's tab cannot hold in wasm memory beside everything else. False when the
+// picture does not fit the file.
 async function copyPixels(job, bitmap) {
-  const array = job.buffer(bitmap.width, bitmap.height);
-  if (!array) {
-    bitmap.close();
-    return false;
-  }
-  const view = array.getBuffer("u8");
   try {
-    if (!(await copyFromVideoFrame(bitmap, view.data))) {
-      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-      const context = canvas.getContext("2d", { willReadFrequently: true });
-      context.drawImage(bitmap, 0, 0);
-      view.data.set(context.getImageData(0, 0, bitmap.width, bitmap.height).data);
+    if (!job.begin(bitmap.width, bitmap.height)) return false;
+    const copier = stripCopier(bitmap);
+    try {
+      for (let top = job.next_strip(); top >= 0; top = job.next_strip()) {
+        const strip = job.strip;
+        const view = strip.getBuffer("u8");
+        try {
+          await copier.copy(top, view.shape[0], view.data);
+        } finally {
+          view.release();
+          strip.destroy();
+        }
+      }
+    } finally {
+      copier.close();
     }
     return true;
   } finally {
-    view.release();
-    array.destroy();
     bitmap.close();
   }
 }
 
-// WebCodecs copies the bitmap's pixels into wasm memory in one step, where a canvas takes three
-// (draw, getImageData, set). False where it is missing or cannot convert to RGBA: then the caller
-// draws on a canvas. Whatever path gave the pixels, Python compares them with its own decode
-// before hashing them (localhash/pixelcheck.py).
-async function copyFromVideoFrame(bitmap, target) {
-  if (!formatHonoured) return false;
+// Copies rows of a bitmap into wasm memory. WebCodecs copies a rectangle in one step, where a canvas
+// takes three (draw, getImageData, set); where the engine cannot convert to RGBA, or refuses the
+// rectangle, the rows are drawn on a canvas one strip high instead. Whatever path gave the pixels,
+// Python compares them with its own decode before hashing them (localhash/pixelcheck.py).
+function stripCopier(bitmap) {
+  const { width, height } = bitmap;
   let frame = null;
-  try {
-    frame = new VideoFrame(bitmap, { timestamp: 0 });
-    await frame.copyTo(target, { format: "RGBA" });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (frame) frame.close();
+  if (formatHonoured) {
+    try {
+      frame = new VideoFrame(bitmap, { timestamp: 0 });
+    } catch {
+      frame = null;
+    }
   }
+  let canvas = null;
+  let context = null;
+  function fromCanvas(top, rows, target) {
+    if (!canvas) {
+      canvas = new OffscreenCanvas(width, Math.min(rows, height));
+      context = canvas.getContext("2d", { willReadFrequently: true });
+      context.imageSmoothingEnabled = false; // a copy, not a resampling
+      context.globalCompositeOperation = "copy";
+    }
+    context.drawImage(bitmap, 0, top, width, rows, 0, 0, width, rows);
+    target.set(context.getImageData(0, 0, width, rows).data);
+  }
+  return {
+    async copy(top, rows, target) {
+      if (frame) {
+        try {
+          await frame.copyTo(target, { format: "RGBA", rect: { x: 0, y: top, width, height: rows } });
+          return;
+        } catch {
+          frame.close(); // this engine cannot: the canvas copies this strip and the rest
+          frame = null;
+        }
+      }
+      fromCanvas(top, rows, target);
+    },
+    close() {
+      if (frame) frame.close();
+    },
+  };
 }
 
 // Whether this engine's copyTo honours `format`. WebKit's VideoFrameCopyToOptions has no `format`

@@ -11,10 +11,27 @@ import io
 import numpy as np
 from PIL import Image
 
-from .decode import VIDEO_SNIFF_BYTES, check_size, picture_container, video_format
+from .decode import (
+    VIDEO_SNIFF_BYTES,
+    WHOLE_DECODE_MAX_PIXELS,
+    check_size,
+    open_image,
+    picture_container,
+    video_format,
+)
 from .digests import HashStream
 from .errors import CORRUPT_IMAGE, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
-from .record import decoded_elsewhere_record, failure_record, finish_image, hash_bytes, prepare_image, video_record
+from .pdq import STRIP_PIXELS, strip_rows
+from .record import (
+    decoded_elsewhere_record,
+    failure_record,
+    finish_image,
+    hash_bytes,
+    prepare_image,
+    strip_sweep,
+    strips_record,
+    video_record,
+)
 
 
 def _as_bytes(data) -> bytes:
@@ -35,59 +52,100 @@ def decoder_for(data) -> str:
     if picture_container(data) == "HEIF":
         return "libheif"
     try:
-        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
-            return "browser" if image.mode in ("RGB", "L") else "pillow"
+        with open_image(data) as image:  # the header only; up to the largest picture hashed
+            return "browser" if image.format in ("JPEG", "MPO") and image.mode in ("RGB", "L") else "pillow"
     except Exception:
         return "pillow"  # whatever is wrong, Pillow's decoder reports it as a typed error
 
 
 def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
-    """Every hash of one image file's bytes, Pillow decoding; failures come back as typed error records."""
-    return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode))
+    """Every hash of one image file's bytes, Pillow decoding (whole: WHOLE_DECODE_MAX_PIXELS at most);
+    failures come back as typed error records."""
+    return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode), max_pixels=WHOLE_DECODE_MAX_PIXELS)
 
 
 class JpegJob:
-    """A JPEG whose pixels the page decodes (see decoder_for), in two steps so the two overlap.
+    """A JPEG whose pixels the page decodes (see decoder_for), in steps so that they overlap.
 
     Constructing it checks the file with Pillow (a 1/8-scale decode) and takes its digests while the
-    page's decoder works; `error` is then the typed error record, or None. `buffer(width, height)`
-    gives the array the worker copies the decoded RGBA pixels into (None when they do not fit the
-    file); `record()` checks them against the 1/8-scale decode and hashes them, or, when they fail
-    the check, Pillow's own decode (record.finish_image). `record_without_pixels` is for when the
-    browser gave none. Both steps together equal `record.image_record(data, decoded_rgba=...)`.
+    page's decoder works; `error` is then the typed error record, or None. `begin(width, height)` says
+    whether the decoded picture fits the file. Then the worker copies the picture's RGBA rows a strip at a
+    time: while `next_strip()` gives a first row (>= 0), it fills `strip`, a (rows, cols, 4) array, with
+    the picture's rows from that one on, so that a 200 MP photo never sits whole in wasm memory
+    (strips.py). `record()` then gives the record: the pixels' hashes when they passed the check
+    against the 1/8-scale decode, else Pillow's (record.strips_record). `record_without_pixels` is for
+    when the browser gave none. The steps together equal `record.image_record(data, decoded_rgba=...)`.
     """
 
-    def __init__(self, data, dihedral: bool = False, mode: str = "full") -> None:
+    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
         self.data = _as_bytes(data)
         self.dihedral, self.mode = bool(dihedral), str(mode)
-        self.pixels: np.ndarray | None = None
+        self.strip_pixels = int(strip_pixels)
         self.prepared = None
         self.error: dict | None = None
+        self.strip: np.ndarray | None = None
+        self._sweep = None
+        self._buffer: np.ndarray | None = None
+        self._found = None
         try:
-            self.prepared = prepare_image(self.data, dihedral=self.dihedral, mode=self.mode, pixels_from_elsewhere=True)
+            # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
+            whole = self.mode == "reference-cli"
+            self.prepared = prepare_image(
+                self.data,
+                dihedral=self.dihedral,
+                mode=self.mode,
+                pixels_from_elsewhere=True,
+                **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
+            )
         except Exception as exc:
             self.error = failure_record(exc)
 
-    def buffer(self, width: int, height: int) -> np.ndarray | None:
+    def begin(self, width: int, height: int) -> bool:
+        """False when the decoded picture is not the file's size (a browser that turned it after all)."""
         decoded = self.prepared.decoded
         if (int(width), int(height)) != (decoded.width, decoded.height):
-            return None  # e.g. a browser that applied the EXIF orientation after all
-        self.pixels = np.empty((decoded.height, decoded.width, 4), np.uint8)
-        return self.pixels
+            return False
+        if self.mode == "reference-cli":  # Meta's CLI samples the whole picture: one strip holds it all
+            self._sweep = _whole(decoded.height)
+            self._buffer = np.empty((decoded.height, decoded.width, 4), np.uint8)
+        else:
+            self._sweep = strip_sweep(self.prepared, self.strip_pixels)
+            rows = min(decoded.height, strip_rows(decoded.width, self.strip_pixels))
+            self._buffer = np.empty((rows, decoded.width, 4), np.uint8)  # refilled for every strip
+        return True
+
+    def next_strip(self) -> int:
+        """The first row of the next strip to copy into `strip`, or -1 when the sweep needs no more."""
+        if self._found is not None:
+            return -1
+        try:
+            top, height = next(self._sweep) if self.strip is None else self._sweep.send(self.strip)
+        except StopIteration as done:
+            self._found, self.strip, self._buffer = done.value, None, None
+            return -1
+        self.strip = self._buffer[:height]
+        return top
 
     def record(self) -> dict:
         try:
-            return finish_image(self.prepared, self.pixels)
+            if self.mode == "reference-cli":
+                return finish_image(self.prepared, self._found)
+            return strips_record(self.prepared, self._found, WHOLE_DECODE_MAX_PIXELS)
         except Exception as exc:
             return failure_record(exc)
 
     def record_without_pixels(self, code: str, message: str) -> dict:
         """Pillow's record of the file, saying why the browser's pixels were not used."""
-        record = hash_bytes(self.data, dihedral=self.dihedral, mode=self.mode)
+        record = hash_image(self.data, self.dihedral, self.mode)
         if record["ok"]:
             check = {"passed": False, "code": str(code), "message": str(message)}
             record.update(decoded_by="pillow", pixel_check=check)
         return record
+
+
+def _whole(rows: int):
+    """A sweep of one strip, the whole picture, which it returns."""
+    return (yield 0, rows)
 
 
 class HeifJob:
@@ -108,7 +166,7 @@ class HeifJob:
         self.pixels: np.ndarray | None = None
         self.error: dict | None = None
         try:
-            check_size(self.width, self.height)
+            check_size(self.width, self.height, WHOLE_DECODE_MAX_PIXELS)  # decoded whole, by libheif
         except Exception as exc:
             self.error = failure_record(exc)
 
@@ -154,8 +212,11 @@ def warm_up() -> None:
     picture.save(png, "PNG")
     picture.save(jpeg, "JPEG", quality=90)
     hash_bytes(png.getvalue(), dihedral=True)
-    job = JpegJob(jpeg.getvalue())
-    job.buffer(picture.width, picture.height)[...] = np.asarray(picture.convert("RGBA"))
+    job = JpegJob(jpeg.getvalue(), strip_pixels=picture.width * 32)  # three strips, as a big photo has
+    job.begin(picture.width, picture.height)
+    rgba = np.asarray(picture.convert("RGBA"))
+    while (top := job.next_strip()) >= 0:
+        job.strip[...] = rgba[top : top + len(job.strip)]
     job.record()
 
 

@@ -32,7 +32,15 @@ else:
 # parsers (and their attack surface) out of reach. The JPEG opener also returns the
 # multi-picture JPEGs many phone cameras write, which Pillow then names MPO.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP") + (("HEIF",) if pillow_heif else ())
-DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: above any phone camera, far below a decompression bomb
+# The largest picture hashed: 2^28 px (268 MP), the largest canvas Chromium and WebKit draw, above the 200 MP of
+# Samsung's Galaxy Ultra phones (16320x12240); the browser hashes a JPEG that size in strips (strips.py) within
+# the README's measured wasm heap. A header claiming more is refused before any pixel is allocated, which is
+# also the guard against decompression bombs.
+DEFAULT_MAX_PIXELS = 1 << 28
+# Where a whole picture is decoded into wasm memory at once (Pillow in the browser: PNG, WebP, CMYK JPEG, a
+# browser decode that failed its check; libheif): Pillow keeps 4 bytes a pixel, and a phone's tab cannot
+# count on more than about 1 GiB of wasm memory (README: measured).
+WHOLE_DECODE_MAX_PIXELS = 100_000_000
 EXIF_ORIENTATION_TAG = 0x0112
 
 # ISO-BMFF brands (the `ftyp` box: major brand, then compatible brands) of still pictures. HEIF
@@ -130,7 +138,8 @@ def _signature_matches(data: bytes) -> bool:
     return any(Image.OPEN[fmt][1] is None or Image.OPEN[fmt][1](data[:16]) for fmt in ALLOWED_FORMATS)
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Pillow's lazy open of an allowed format (header only), every refusal a LocalhashError."""
     # Pillow refuses more than twice its global MAX_IMAGE_PIXELS before our own limit is asked.
     # A caller who allows more raises it for the duration of the call (our limit still applies,
     # from the header, before any pixel is allocated).
@@ -191,7 +200,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
     """
     if len(data) == 0:
         raise LocalhashError(EMPTY_FILE, "the file is empty")
-    image = _open(data, max_pixels)
+    image = open_image(data, max_pixels)
     width, height = image.size
     check_size(width, height, max_pixels)
     full_size = image.size

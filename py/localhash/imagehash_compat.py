@@ -66,4 +66,9 @@ def imagehash_all(image: Image.Image) -> dict[str, str]:
         # Pillow has no direct conversion from a few modes (LAB, HSV) to L; imagehash itself would
         # raise here. Going through RGB still gives a greyscale picture rather than no hash at all.
         grey = image.convert("RGB").convert("L")
+    return imagehash_of_grey(grey)
+
+
+def imagehash_of_grey(grey: Image.Image) -> dict[str, str]:
+    """All three of a picture already converted to mode L."""
     return {"phash": phash(grey), "dhash": dhash(grey), "ahash": ahash(grey)}

@@ -1,13 +1,17 @@
-"""Meta's Jarosz box filter and 64x64 decimation, float32 for float32 with the reference.
+"""Meta's Jarosz box filter and 64x64 decimation, float32 for float32 with the reference, on a luma
+plane that arrives in strips of rows, so that no picture is ever held whole as floats.
 
-The reference (ThreatExchange pdq/cpp/downscaling/downscaling.cpp, `box1DFloat`) keeps a
-running float32 sum: add the entering pixel, subtract the leaving one, divide by the window.
+The reference (ThreatExchange pdq/cpp/downscaling/downscaling.cpp, `box1DFloat`) keeps a running
+float32 sum along a line: add the entering pixel, subtract the leaving one, divide by the window.
 Rounding happens at every step, so a "better" prefix-sum filter lands a few ulps away and, on
 some images, flips a hash bit or the quality by one. We replay the same float32 operations in
 the same order: a Python loop walks along the filtered axis and does each add, subtract and
 divide for all the lines at once with numpy, which is exactly the reference's per-line
 arithmetic (float32 addition is the same operation in a SIMD lane as in a scalar loop).
 
+Passes along rows filter each strip's rows on their own. Passes down the columns cross strips:
+the running sums and the rows the window still reads are carried from one strip to the next.
+A 200 MP photo would need 800 MB per float plane; a strip of 8 million pixels needs 32 MB.
 The last two passes are only evaluated where the 64x64 decimation samples them.
 """
 
@@ -23,9 +27,9 @@ def window_size(old_dim: int, new_dim: int = OUT_DIM) -> int:
     return (old_dim + 2 * new_dim - 1) // (2 * new_dim)
 
 
-def _phases(length: int, window: int) -> tuple[int, int, int, int]:
-    half = (window + 2) // 2  # 7 -> 4, 8 -> 5, as box1DFloat
-    return half - 1, window - half + 1, length - window, half - 1
+def sample_indices(length: int) -> np.ndarray:
+    """`decimateFloat`: (int)(((i + 0.5) * length) / 64), computed in double as the reference."""
+    return ((np.arange(OUT_DIM) + 0.5) * length / OUT_DIM).astype(np.intp)
 
 
 def transpose(a: np.ndarray, tile: int = 256) -> np.ndarray:
@@ -39,66 +43,128 @@ def transpose(a: np.ndarray, tile: int = 256) -> np.ndarray:
     return out
 
 
-def box_along_first_axis(x: np.ndarray, window: int, wanted: np.ndarray | None = None) -> np.ndarray:
-    """box1DFloat down axis 0 for every column at once: one vector operation per reference step.
+class RunningBox:
+    """box1DFloat down axis 0 of a plane whose rows arrive a few at a time, in order, for every
+    column at once: one vector operation per reference step, the running sums carried across pushes.
 
-    With `wanted` (sorted output indices), only those outputs are divided out and returned.
+    `wanted` (sorted) are the outputs asked for; images under 64 px sample some outputs twice.
     """
-    length = x.shape[0]
-    p1, p2, p3, _ = _phases(length, window)
-    if wanted is None:
-        targets, expand = np.arange(length), None
-    else:  # images under 64 px sample some outputs twice: compute each once, then repeat it
-        targets, expand = np.unique(wanted, return_inverse=True)
-    position = {int(o): k for k, o in enumerate(targets)}
-    out = np.empty((len(targets),) + x.shape[1:], np.float32)
-    running = np.zeros(x.shape[1:], np.float32)
-    for row in range(p1):
-        running += x[row]
-    size = p1
-    for o in range(int(targets[-1]) + 1):
-        if o < p2:  # phase 2: the window grows
-            running += x[p1 + o]
-            size += 1
-        elif o < p2 + p3:  # phase 3: full window slides
-            running += x[window + o - p2]
-            running -= x[o - p2]
-        else:  # phase 4: the window shrinks
-            running -= x[o - p2]
-            size -= 1
-        k = position.get(o)
-        if k is not None:
-            np.divide(running, np.float32(size), out=out[k])
-    return out if expand is None else out[expand]
+
+    def __init__(self, length: int, window: int, width: int, wanted: np.ndarray | None = None) -> None:
+        half = (window + 2) // 2  # 7 -> 4, 8 -> 5, as box1DFloat
+        # the reference's phases: the window's first half is summed (p1), grows (p2), slides (p3), shrinks
+        self.p1, self.p2, self.p3 = half - 1, window - half + 1, length - window
+        self.length, self.window = length, window
+        self.copies = np.bincount(np.arange(length) if wanted is None else wanted, minlength=length)
+        self.running = np.zeros(width, np.float32)
+        self.size = self.p1
+        self.next = 0  # the next output
+        self.received = 0  # rows pushed so far
+        self.held: list[tuple[int, np.ndarray]] = []  # (first row, rows) pushed, still to be read
+
+    def _row(self, index: int) -> np.ndarray:
+        for first, rows in self.held:
+            if index < first + len(rows):
+                return rows[index - first]
+        raise IndexError(index)
+
+    def push(self, rows: np.ndarray) -> np.ndarray:
+        """Take the plane's next rows; return the wanted outputs they complete, (n, width)."""
+        self.held.append((self.received, rows))
+        self.received += len(rows)
+        p1, p2, p3, window = self.p1, self.p2, self.p3, self.window
+        # Output o reads rows up to p1 + o: these outputs can be computed now.
+        last = self.length - 1 if self.received == self.length else min(self.length - 1, self.received - 1 - p1)
+        out = np.empty((int(self.copies[self.next : last + 1].sum()),) + self.running.shape, np.float32)
+        if self.next == 0 and last >= 0:
+            for row in range(p1):
+                self.running += self._row(row)
+        running, newest, first = self.running, rows, self.received - len(rows)
+
+        def row(index: int) -> np.ndarray:  # most reads fall in the newest rows
+            return newest[index - first] if index >= first else self._row(index)
+
+        k = 0
+        for o in range(self.next, last + 1):
+            if o < p2:  # phase 2: the window grows
+                running += row(p1 + o)
+                self.size += 1
+            elif o < p2 + p3:  # phase 3: full window slides
+                running += row(window + o - p2)
+                running -= row(o - p2)
+            else:  # phase 4: the window shrinks
+                running -= row(o - p2)
+                self.size -= 1
+            for _ in range(self.copies[o]):
+                np.divide(running, np.float32(self.size), out=out[k])
+                k += 1
+        self.next = max(self.next, last + 1)
+        # Later outputs read rows from next - p2 on (the next leaving row): earlier pushes can go.
+        keep = self.next - p2
+        # Copies of the few rows still read (a window's worth), so that a whole strip is not kept alive.
+        self.held = [
+            (max(first, keep), rows[max(0, keep - first) :].copy() if keep > first else rows)
+            for first, rows in self.held
+            if first + len(rows) > keep
+        ]
+        return out
 
 
-def sample_indices(length: int) -> np.ndarray:
-    """`decimateFloat`: (int)(((i + 0.5) * length) / 64), computed in double as the reference."""
-    return ((np.arange(OUT_DIM) + 0.5) * length / OUT_DIM).astype(np.intp)
+class BoxAcrossRows:
+    """box1DFloat along every row of a strip: the strip is turned (a tiled transpose) so that the
+    filter runs down axis 0, each strip on its own (rows are independent)."""
+
+    def __init__(self, length: int, window: int, wanted: np.ndarray | None = None) -> None:
+        self.length, self.window, self.wanted = length, window, wanted
+
+    def push(self, rows: np.ndarray) -> np.ndarray:
+        box = RunningBox(self.length, self.window, len(rows), self.wanted)
+        turned = box.push(transpose(rows))
+        del box  # and with it the turned input: one plane fewer while the output turns back
+        return transpose(turned)
 
 
-def filter_and_decimate(luma_t: np.ndarray) -> np.ndarray:
-    """Two Jarosz passes (rows, columns, rows, columns) then 64x64 decimation, as float32.
+class JaroszStream:
+    """PDQ's two Jarosz passes (rows, columns, rows, columns) and 64x64 decimation of a float32 luma
+    plane (rows, cols) fed as strips of rows from the top, as `jaroszFilterFloat` + `decimateFloat`.
 
-    Takes the luma plane TRANSPOSED, (cols, rows), so that the first pass runs down axis 0.
-    Each pass runs down axis 0 of a contiguous array; tiled transposes turn the image between
-    passes. The last two passes only compute what the decimation samples.
+    `transposed`: hash the plane turned on its side, the picture whose rows are the plane's columns
+    (an EXIF-rotated photo as a viewer shows it), without turning a pixel: the same passes, down the
+    plane's columns first. The last two passes compute only what the decimation samples.
     """
-    return filter_and_decimate_owned([luma_t])
+
+    def __init__(self, rows: int, cols: int, transposed: bool = False) -> None:
+        along_rows, down_cols = window_size(cols), window_size(rows)
+        first_across = BoxAcrossRows(cols, along_rows)
+        first_down = RunningBox(rows, down_cols, cols)
+        last_across = BoxAcrossRows(cols, along_rows, sample_indices(cols))
+        if not transposed:
+            last_down = RunningBox(rows, down_cols, OUT_DIM, sample_indices(rows))
+            self.stages = [first_across, first_down, last_across, last_down]
+        else:
+            last_down = RunningBox(rows, down_cols, cols, sample_indices(rows))
+            self.stages = [first_down, first_across, last_down, last_across]
+        self.transposed = transposed
+        self.decimated: list[np.ndarray] = []
+
+    def feed(self, luma: np.ndarray) -> None:
+        """The plane's next rows, (n, cols) float32."""
+        for stage in self.stages:
+            luma = stage.push(luma)
+            if not len(luma):
+                return
+        self.decimated.append(luma)
+
+    def block(self) -> np.ndarray:
+        """The 64x64 float32 block PDQ's DCT takes, once every row has been fed."""
+        block = np.concatenate(self.decimated)
+        if block.shape != (OUT_DIM, OUT_DIM):
+            raise ValueError(f"the plane was not fed whole ({block.shape[0]} of {OUT_DIM} sample rows)")
+        return np.ascontiguousarray(block.T if self.transposed else block)
 
 
-def filter_and_decimate_owned(planes: list[np.ndarray]) -> np.ndarray:
-    """filter_and_decimate of the one plane in `planes`, which it takes out: when the caller holds no
-    other reference, each full-size float32 plane is freed as soon as the next exists, so no more than
-    two are alive at once (8 bytes a pixel; the browser's heap of a 48 MP photo depends on it)."""
-    luma_t = planes.pop()
-    cols, rows = luma_t.shape
-    along_rows, along_cols = window_size(cols), window_size(rows)
-    plane = box_along_first_axis(luma_t, along_rows)  # pass 1, (cols, rows)
-    del luma_t
-    plane = transpose(plane)  # the pass-1 plane is freed once its transpose exists
-    plane = box_along_first_axis(plane, along_cols)  # pass 2, (rows, cols)
-    plane = transpose(plane)
-    pass3 = box_along_first_axis(plane, along_rows, sample_indices(cols))  # (64, rows)
-    del plane
-    return box_along_first_axis(np.ascontiguousarray(pass3.T), along_cols, sample_indices(rows))
+def filter_and_decimate(luma: np.ndarray) -> np.ndarray:
+    """JaroszStream of a whole luma plane (rows, cols) at once."""
+    stream = JaroszStream(*luma.shape)
+    stream.feed(luma)
+    return stream.block()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hexbits import pdq_bits_to_hex
-from .jarosz import OUT_DIM, filter_and_decimate, filter_and_decimate_owned
+from .jarosz import OUT_DIM, JaroszStream, filter_and_decimate
 
 # The reference refuses to hash an image with a side under 5 px (pdqhashing.cpp MIN_HASHABLE_DIM).
 MIN_HASHABLE_DIM = 5
@@ -44,30 +44,27 @@ class PdqResult:
 
 
 def luma_like_pdqhash(rgb: np.ndarray, tile: int = 256) -> np.ndarray:
-    """PyPI pdqhash's luma, computed in numpy float64 then cast to float32 (bindings.pyx).
-
-    Returned TRANSPOSED, (cols, rows), because the filter's first pass runs along the rows;
-    computing tile by tile keeps the float64 temporaries in cache and makes the transpose free.
-    """
+    """PyPI pdqhash's luma, (rows, cols) float32: computed in numpy float64 then cast (bindings.pyx).
+    Tile by tile, so that the float64 temporaries stay in cache."""
     rows, cols, _ = rgb.shape
-    luma_t = np.empty((cols, rows), np.float32)
+    luma = np.empty((rows, cols), np.float32)
     for i in range(0, rows, tile):
         for j in range(0, cols, tile):
             block = rgb[i : i + tile, j : j + tile]
             acc = block[:, :, 0] * 0.299
             acc += block[:, :, 1] * 0.587
             acc += block[:, :, 2] * 0.114
-            luma_t[j : j + tile, i : i + tile] = acc.T
-    return luma_t
+            luma[i : i + tile, j : j + tile] = acc
+    return luma
 
 
 def luma_like_reference_cli(rgb: np.ndarray) -> np.ndarray:
-    """The C++ tool's fillFloatLumaFromRGB (float32 coefficients and arithmetic), transposed."""
-    channels = [rgb[:, :, c].T.astype(np.float32) for c in range(3)]
-    luma_t = channels[0] * np.float32(0.299)
-    luma_t += channels[1] * np.float32(0.587)
-    luma_t += channels[2] * np.float32(0.114)
-    return luma_t
+    """The C++ tool's fillFloatLumaFromRGB (float32 coefficients and arithmetic), (rows, cols)."""
+    channels = [rgb[:, :, c].astype(np.float32) for c in range(3)]
+    luma = channels[0] * np.float32(0.299)
+    luma += channels[1] * np.float32(0.587)
+    luma += channels[2] * np.float32(0.114)
+    return luma
 
 
 def nearest_512(pixels: np.ndarray) -> np.ndarray:
@@ -133,35 +130,87 @@ def dihedral_coefficients(c: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def pdq_from_luma(luma_t: np.ndarray, dihedral: bool = False) -> PdqResult:
-    """Hash a float32 luma plane given transposed, (cols, rows)."""
-    return _pdq_from_owned_luma([luma_t], dihedral)
+# Rows per strip: about this many pixels, so that a strip's floats take a few tens of MB at most.
+STRIP_PIXELS = 1 << 22
 
 
-def _pdq_from_owned_luma(planes: list[np.ndarray], dihedral: bool) -> PdqResult:
-    """pdq_from_luma of the one plane in `planes`; a large plane is taken out and freed while it is
-    filtered (jarosz.filter_and_decimate_owned), so the caller should hold no other reference."""
-    cols, rows = planes[0].shape
-    if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
-        raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
-    # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image...
-    luma_t = planes[0] if (rows, cols) == (OUT_DIM, OUT_DIM) else None
-    filtered = None if luma_t is not None else filter_and_decimate_owned(planes)
-    block = np.ascontiguousarray(luma_t.T) if filtered is None else filtered
+def strip_rows(cols: int, strip_pixels: int = STRIP_PIXELS) -> int:
+    """How many rows of a picture `cols` wide go in one strip."""
+    return max(1, strip_pixels // cols)
+
+
+class PdqStream:
+    """PDQ of a picture whose RGB rows arrive in strips (rows, cols, >= 3 channels), bit-exact with
+    `pdqhash.compute` of the whole picture, never holding more than a strip's floats.
+
+    `orientation` (EXIF 1-8) hashes the picture as a viewer turns it (decode.apply_orientation) without
+    turning a pixel: each stored row is read right to left (`mirrored`), the strips are fed from the
+    bottom (`bottom_up`: the caller feeds them in that order, each strip's rows still top to bottom),
+    and the filter runs down the columns first (`transposed`).
+    """
+
+    def __init__(self, rows: int, cols: int, orientation: int = 1) -> None:
+        if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
+            raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
+        self.transposed = orientation >= 5
+        self.mirrored = orientation in (2, 3, 7, 8)
+        self.bottom_up = orientation in (3, 4, 6, 7)
+        # pdqFloat256FromFloatLuma skips the filter for an exactly 64x64 image: its luma is kept instead.
+        self.unfiltered: list[np.ndarray] | None = [] if (rows, cols) == (OUT_DIM, OUT_DIM) else None
+        self.stream = None if self.unfiltered is not None else JaroszStream(rows, cols, self.transposed)
+
+    def feed(self, rgb: np.ndarray) -> None:
+        """The next strip of stored rows (in the order `bottom_up` says)."""
+        self.feed_luma(luma_like_pdqhash(rgb))
+
+    def feed_luma(self, luma: np.ndarray) -> None:
+        """Like feed, given the strip's float32 luma (rows, cols)."""
+        if self.bottom_up:
+            luma = luma[::-1]
+        if self.mirrored:
+            luma = luma[:, ::-1]
+        if self.unfiltered is not None:
+            self.unfiltered.append(luma)
+        else:
+            self.stream.feed(np.ascontiguousarray(luma))
+
+    def result(self, dihedral: bool = False) -> PdqResult:
+        """The hash, its quality and, with `dihedral`, the eight derived variants."""
+        if self.stream is not None:
+            return _pdq_of_block(self.stream.block(), dihedral)
+        luma = np.concatenate(self.unfiltered)
+        luma = np.ascontiguousarray(luma.T if self.transposed else luma)
+        result = _pdq_of_block(luma, False)
+        if not dihedral:
+            return result
+        # ...but the dihedral entry point has no such shortcut: `pdqhash.compute_dihedral` filters a
+        # 64x64 image anyway. Both are reproduced as they are.
+        return PdqResult(result.hash, result.quality, _pdq_of_block(filter_and_decimate(luma), True).dihedral)
+
+
+def _pdq_of_block(block: np.ndarray, dihedral: bool) -> PdqResult:
     quality = quality_metric(block)
     coefficients = dct64_to_16(block)
-    if not dihedral:
-        return PdqResult(dct_to_hex(coefficients), quality)
-    # ...but the dihedral entry point has no such shortcut, so `pdqhash.compute_dihedral`
-    # filters a 64x64 image anyway. Both are reproduced as they are.
-    dihedral_source = coefficients if filtered is not None else dct64_to_16(filter_and_decimate(luma_t))
-    variants = {name: dct_to_hex(v) for name, v in dihedral_coefficients(dihedral_source).items()}
+    variants = None
+    if dihedral:
+        variants = {name: dct_to_hex(v) for name, v in dihedral_coefficients(coefficients).items()}
     return PdqResult(dct_to_hex(coefficients), quality, variants)
+
+
+def pdq_of_strips(pixels: np.ndarray, orientation: int = 1, dihedral: bool = False) -> PdqResult:
+    """PdqStream fed with strips of `pixels` (rows, cols, >= 3), an array already in memory."""
+    rows, cols = pixels.shape[:2]
+    stream = PdqStream(rows, cols, orientation)
+    height = strip_rows(cols)
+    tops = range(0, rows, height)
+    for top in reversed(tops) if stream.bottom_up else tops:
+        stream.feed(pixels[top : top + height])
+    return stream.result(dihedral)
 
 
 def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
     """PDQ of an RGB uint8 array (rows, cols, 3), as `pdqhash.compute` / `compute_dihedral`."""
-    return _pdq_from_owned_luma([luma_like_pdqhash(rgb)], dihedral)
+    return pdq_of_strips(rgb, 1, dihedral)
 
 
 def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqResult:
@@ -171,5 +220,6 @@ def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqRes
     as one channel and uses the grey value itself as luma.
     """
     small = nearest_512(pixels)
-    luma_t = small.T.astype(np.float32) if small.ndim == 2 else luma_like_reference_cli(small)
-    return _pdq_from_owned_luma([luma_t], dihedral)
+    stream = PdqStream(*small.shape[:2])
+    stream.feed_luma(small.astype(np.float32) if small.ndim == 2 else luma_like_reference_cli(small))
+    return stream.result(dihedral)

@@ -59,7 +59,7 @@ def check_pixels(rgba: np.ndarray, reference: Image.Image) -> PixelCheck:
     block_rows, block_cols = rows // BLOCK, cols // BLOCK
     if reference.size != (-(-cols // BLOCK), -(-rows // BLOCK)) or block_rows < 2 or block_cols < 2:
         return PixelCheck(False, -1.0, -1.0, "not_checkable", "the picture is too small to check its pixels")
-    pairs = np.arange(0, block_rows - 1, 2 * max(1, block_rows // (2 * MAX_PAIRS)))
+    pairs = _pairs(block_rows)
     picked = np.stack([pairs, pairs + 1], axis=1).ravel()
     expected = np.asarray(reference.convert("RGB"), np.float32)[picked, :block_cols]
     strips = _strip_sums(rgba, picked)
@@ -83,6 +83,33 @@ def check_pixels(rgba: np.ndarray, reference: Image.Image) -> PixelCheck:
             False, **check, code="pixels_shifted", message=f"the picture is moved by one pixel (rows, columns: {shift})"
         )
     return PixelCheck(True, **check)
+
+
+def _pairs(block_rows: int) -> np.ndarray:
+    """The first block row of each pair of block rows compared."""
+    return np.arange(0, block_rows - 1, 2 * max(1, block_rows // (2 * MAX_PAIRS)))
+
+
+class SampledRows:
+    """The pixel rows check_pixels reads of a (rows, cols, 4) picture, gathered while the picture's strips
+    go past (record.hash_strips): check_pixels(SampledRows, reference) is check_pixels(picture, reference),
+    for a few hundred rows' memory (pairs of 8-row block rows, and the rows next to them for the shift)."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        self.shape = shape
+        rows = shape[0]
+        starts = _pairs(rows // BLOCK) * BLOCK
+        wanted = (starts[:, None] + np.arange(-1, 2 * BLOCK + 1)).ravel()
+        self.indices = np.unique(wanted[(wanted >= 0) & (wanted < rows)])
+        self.rows = np.zeros((len(self.indices),) + tuple(shape[1:]), np.uint8)
+
+    def take(self, top: int, strip: np.ndarray) -> None:
+        """Keep the rows check_pixels reads of the picture's rows top .. top + len(strip)."""
+        first, last = np.searchsorted(self.indices, [top, top + len(strip)])
+        self.rows[first:last] = strip[self.indices[first:last] - top]
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return self.rows[np.searchsorted(self.indices, index)]
 
 
 # Summing R, G, B over 8 pixels of a strip is one matrix product: (..., 8 pixels x 4 channels) @ (32, 3).

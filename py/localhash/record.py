@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -18,11 +18,12 @@ from .decode import (
     video_format,
 )
 from .digests import digest_bytes
-from .errors import INTERNAL_ERROR, LocalhashError
+from .errors import INTERNAL_ERROR, TOO_LARGE, LocalhashError
 from .hashtypes import PDQ_MIN_QUALITY
-from .imagehash_compat import imagehash_all
-from .pdq import PdqResult, pdq_hash, pdq_hash_reference_cli
+from .imagehash_compat import imagehash_all, imagehash_of_grey
+from .pdq import STRIP_PIXELS, PdqResult, PdqStream, pdq_hash_reference_cli, pdq_of_strips, strip_rows
 from .pixelcheck import check_pixels
+from .strips import StripHashes, hash_array, hash_strips
 
 Mode = Literal["full", "reference-cli"]
 MODES = ("full", "reference-cli")
@@ -35,10 +36,33 @@ def _pdq_pixels(decoded: DecodedImage, mode: Mode) -> np.ndarray:
     return to_rgb_array(decoded.image)
 
 
-def _pdq(pixels: np.ndarray, mode: Mode, dihedral: bool) -> PdqResult:
+def _pdq_in_memory(pixels: np.ndarray, orientation: int, mode: Mode, dihedral: bool) -> tuple[PdqResult, str | None]:
+    """PDQ of pixels held whole, and of the picture as its orientation turns it (None for orientation 1)."""
     if mode == "reference-cli":
-        return pdq_hash_reference_cli(pixels, dihedral)
-    return pdq_hash(pixels, dihedral)
+        pdq = pdq_hash_reference_cli(pixels, dihedral)
+        turned = apply_orientation(pixels, orientation)
+        return pdq, pdq_hash_reference_cli(turned).hash if orientation != 1 else None
+    pdq = pdq_of_strips(pixels, 1, dihedral)
+    return pdq, pdq_of_strips(pixels, orientation).hash if orientation != 1 else None
+
+
+def _pdq_of_pillow_image(image: Image.Image, orientation: int, dihedral: bool) -> tuple[PdqResult, str | None]:
+    """PDQ of a picture Pillow decoded, converted to RGB strip by strip (a conversion is per pixel, so
+    strip by strip equals the whole): no RGB copy of the whole picture is ever made."""
+    cols, rows = image.size
+    height = strip_rows(cols)
+    tops = range(0, rows, height)
+    original = PdqStream(rows, cols)
+    oriented = PdqStream(rows, cols, orientation) if orientation != 1 else None
+    for top in tops:
+        strip = to_rgb_array(image.crop((0, top, cols, min(rows, top + height))))
+        original.feed(strip)
+        if oriented and not oriented.bottom_up:
+            oriented.feed(strip)
+    if oriented and oriented.bottom_up:
+        for top in reversed(tops):
+            oriented.feed(to_rgb_array(image.crop((0, top, cols, min(rows, top + height)))))
+    return original.result(dihedral), oriented.result().hash if oriented else None
 
 
 @dataclass(frozen=True)
@@ -76,29 +100,74 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     `pixels_from_elsewhere` (the full-size (rows, cols, 4) RGBA pixels of its JPEG). Those pixels are
     hashed only when they pass check_pixels; otherwise Pillow decodes the file and the record says why
     (`decoded_by`, `pixel_check`)."""
-    decoded, mode, dihedral = prepared.decoded, prepared.mode, prepared.dihedral
-    source = {}
-    supplied = prepared.pixels_from_elsewhere
-    if supplied:
-        if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
-            raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
-        check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
-        supplied = check.passed
-        source = {"decoded_by": "browser" if supplied else "pillow", "pixel_check": check.as_record()}
-        if not supplied:
-            decoded = decode_image(prepared.data, prepared.max_pixels)
-    if not supplied:
-        pixels = _pdq_pixels(decoded, mode)
+    decoded = prepared.decoded
+    if not prepared.pixels_from_elsewhere:
+        return _image_hashes(decoded, prepared.digests, prepared.mode, prepared.dihedral)
+    if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
+        raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
+    if prepared.mode == "reference-cli":
+        return _whole_picture_record(prepared, decoded_rgba)
+    return strips_record(prepared, hash_array(decoded_rgba, strip_sweep(prepared)))
+
+
+def strip_sweep(prepared: PreparedImage, strip_pixels: int = STRIP_PIXELS):
+    """The sweep (strips.hash_strips) that checks and hashes the supplied pixels of a prepared JPEG."""
+    decoded = prepared.decoded
+    return hash_strips(
+        decoded.height, decoded.width, decoded.orientation, decoded.image, prepared.dihedral, strip_pixels
+    )
+
+
+def strips_record(prepared: PreparedImage, found: StripHashes, whole_decode_max_pixels: int | None = None) -> dict:
+    """The record of a prepared JPEG whose supplied pixels were swept: their hashes when they passed
+    the check, else Pillow's decode of the file, saying why. `whole_decode_max_pixels` bounds that decode
+    where memory is short (the browser: decode.WHOLE_DECODE_MAX_PIXELS)."""
+    source = {"decoded_by": "browser" if found.check.passed else "pillow", "pixel_check": found.check.as_record()}
+    if not found.check.passed:
+        record = _image_hashes(
+            _decode_instead(prepared, found.check, whole_decode_max_pixels),
+            prepared.digests,
+            prepared.mode,
+            prepared.dihedral,
+        )
+    else:
+        decoded = prepared.decoded
+        record = _record(decoded, prepared.digests, found.pdq, found.pdq_oriented, prepared.dihedral)
+        record.update(imagehash_of_grey(found.grey))
+    record.update(source)
+    return record
+
+
+def _decode_instead(prepared: PreparedImage, check, whole_decode_max_pixels: int | None) -> DecodedImage:
+    """Pillow's decode of a JPEG whose supplied pixels failed their check, or a typed error saying both."""
+    limit = min(prepared.max_pixels, whole_decode_max_pixels or prepared.max_pixels)
+    decoded = prepared.decoded
+    if decoded.width * decoded.height > limit:
+        raise LocalhashError(
+            TOO_LARGE,
+            f"this browser's decode of the picture failed its check ({check.message}), and the picture is "
+            f"{decoded.width}x{decoded.height} pixels, too large to decode here instead (the limit is {limit:,})",
+        )
+    return decode_image(prepared.data, limit)
+
+
+def _whole_picture_record(prepared: PreparedImage, decoded_rgba: np.ndarray) -> dict:
+    """reference-cli mode (Meta's CLI samples 512x512 of the whole picture) on supplied pixels held whole."""
+    decoded = prepared.decoded
+    check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
+    if not check.passed:
+        decoded = decode_image(prepared.data, prepared.max_pixels)
+        record = _image_hashes(decoded, prepared.digests, "reference-cli", prepared.dihedral)
     else:
         grey_file = decoded.image.mode == "L"
-        # No copies of 12 MP: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
+        # No copies of the picture: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
         # part, is the RGB one and ignores alpha), and PDQ reads the RGB channels as a view.
+        pixels = np.ascontiguousarray(decoded_rgba[:, :, 0]) if grey_file else decoded_rgba[:, :, :3]
+        pdq, oriented = _pdq_in_memory(pixels, decoded.orientation, "reference-cli", prepared.dihedral)
+        record = _record(decoded, prepared.digests, pdq, oriented, prepared.dihedral)
         rgba_image = Image.frombuffer("RGBA", (decoded.width, decoded.height), decoded_rgba, "raw", "RGBA", 0, 1)
-        decoded = replace(decoded, image=rgba_image)
-        grey_cli = mode == "reference-cli" and grey_file
-        pixels = np.ascontiguousarray(decoded_rgba[:, :, 0]) if grey_cli else decoded_rgba[:, :, :3]
-    record = _image_hashes(decoded, pixels, prepared.digests, mode, dihedral)
-    record.update(source)
+        record.update(imagehash_all(rgba_image))
+    record.update(decoded_by="browser" if check.passed else "pillow", pixel_check=check.as_record())
     return record
 
 
@@ -120,15 +189,25 @@ def decoded_elsewhere_record(
     rows, cols = rgba.shape[:2]
     image = Image.frombuffer("RGBA", (cols, rows), rgba, "raw", "RGBA", 0, 1)
     decoded = DecodedImage(image, format, cols, rows, frames, 1)
-    record = _image_hashes(decoded, rgba[:, :, :3], digest_bytes(data), mode, dihedral)
+    pdq, _ = _pdq_in_memory(rgba[:, :, :3], 1, mode, dihedral)
+    record = _record(decoded, digest_bytes(data), pdq, None, dihedral)
+    record.update(imagehash_all(image))
     record["decoded_by"] = decoded_by
     return record
 
 
-def _image_hashes(
-    decoded: DecodedImage, pixels: np.ndarray, digests: dict[str, str], mode: Mode, dihedral: bool
-) -> dict:
-    pdq = _pdq(pixels, mode, dihedral)
+def _image_hashes(decoded: DecodedImage, digests: dict[str, str], mode: Mode, dihedral: bool) -> dict:
+    """Every hash of a picture Pillow decoded."""
+    if mode == "reference-cli":
+        pdq, oriented = _pdq_in_memory(_pdq_pixels(decoded, mode), decoded.orientation, mode, dihedral)
+    else:
+        pdq, oriented = _pdq_of_pillow_image(decoded.image, decoded.orientation, dihedral)
+    record = _record(decoded, digests, pdq, oriented, dihedral)
+    record.update(imagehash_all(decoded.image))
+    return record
+
+
+def _record(decoded: DecodedImage, digests: dict[str, str], pdq: PdqResult, oriented: str | None, dihedral: bool):
     record = {
         "ok": True,
         "media": "image",
@@ -141,13 +220,12 @@ def _image_hashes(
         "pdq_quality": pdq.quality,
         "low_quality": pdq.quality < PDQ_MIN_QUALITY,
     }
-    if decoded.orientation != 1:
+    if oriented is not None:
         # The reference hashes stored pixels; viewers (and platforms that re-encode uploads)
         # show them rotated, so we also give the hash of what the person sees.
-        record["pdq_oriented"] = _pdq(apply_orientation(pixels, decoded.orientation), mode, False).hash
+        record["pdq_oriented"] = oriented
     if dihedral:
         record["pdq_dihedral"] = pdq.dihedral
-    record.update(imagehash_all(decoded.image))
     return record
 
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from localhash import hash_bytes
+from localhash.decode import DEFAULT_MAX_PIXELS
 from localhash.errors import CORRUPT_IMAGE, EMPTY_FILE, TOO_LARGE, TOO_SMALL, UNSUPPORTED_FORMAT
 from tests.conftest import CORPUS, require_corpus
 
@@ -195,17 +196,29 @@ def test_huge_claimed_size_is_refused_before_any_pixel_is_allocated():
 
 
 def test_size_just_over_the_default_limit_is_too_large_and_names_the_size():
-    # 108 MP: over localhash's 100 MP default but under Pillow's own decompression-bomb error,
-    # so this exercises localhash's check rather than Pillow's.
+    # One row over 2^28 px (268 MP), localhash's ceiling: Pillow's own decompression-bomb error would come
+    # only at twice that, so this exercises localhash's check rather than Pillow's.
+    assert DEFAULT_MAX_PIXELS == 1 << 28 and 16_385 * 16_384 > DEFAULT_MAX_PIXELS
+    assert assert_error(hash_bytes(png_claiming(16_384, 16_384)), CORRUPT_IMAGE)  # at the limit: read, no data
     tracemalloc.start()
     try:
-        record = hash_bytes(png_claiming(12_000, 9_000))
+        record = hash_bytes(png_claiming(16_385, 16_384))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     message = assert_error(record, TOO_LARGE)
-    assert "12000x9000" in message
+    assert "16385x16384" in message
     assert peak < 50_000_000
+
+
+def test_the_browser_decodes_no_whole_picture_above_100_mp():
+    """Pillow in the browser holds a whole picture at 4 bytes a pixel: 120 MP is refused there from the
+    header (a browser-decoded JPEG that size is hashed in strips instead), and read natively."""
+    from localhash import browser
+
+    claimed = png_claiming(12_000, 10_000)
+    assert "limit is 100,000,000" in assert_error(browser.hash_image(claimed), TOO_LARGE)
+    assert_error(hash_bytes(claimed), CORRUPT_IMAGE)
 
 
 def test_max_pixels_is_configurable():

@@ -5,7 +5,8 @@ import pdqhash
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from localhash.pdq import pdq_hash
+from localhash.decode import apply_orientation
+from localhash.pdq import PdqStream, pdq_hash
 
 
 def reference_hex(bits) -> str:
@@ -33,5 +34,33 @@ def test_pdq_and_dihedral_match_pdqhash_for_any_shape(rows, cols, seed, smooth):
     ours = pdq_hash(pixels, dihedral=True)
     bits, quality = pdqhash.compute(pixels)
     variants, _ = pdqhash.compute_dihedral(pixels)
+    assert (ours.hash, ours.quality) == (reference_hex(bits), quality)
+    assert list(ours.dihedral.values()) == [reference_hex(v) for v in variants]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(5, 300),
+    cols=st.integers(5, 300),
+    orientation=st.integers(1, 8),
+    strip_rows=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+@example(rows=64, cols=64, orientation=6, strip_rows=7, seed=4)  # the no-filter shortcut, turned
+@example(rows=300, cols=40, orientation=7, strip_rows=1, seed=5)  # one row per strip
+def test_pdq_of_a_picture_fed_in_strips_and_turned_matches_pdqhash_of_the_turned_pixels(
+    rows, cols, orientation, strip_rows, seed
+):
+    """PdqStream (the browser's strips, an EXIF-turned photo's pdq_oriented) against pdqhash of the pixels
+    actually turned: any strip height, every orientation, both sweep directions."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (rows, cols, 3), dtype=np.uint8)
+    stream = PdqStream(rows, cols, orientation)
+    tops = range(0, rows, strip_rows)
+    for top in reversed(tops) if stream.bottom_up else tops:
+        stream.feed(pixels[top : top + strip_rows])
+    ours = stream.result(dihedral=True)
+    turned = np.ascontiguousarray(apply_orientation(pixels, orientation))
+    bits, quality = pdqhash.compute(turned)
+    variants, _ = pdqhash.compute_dihedral(turned)
     assert (ours.hash, ours.quality) == (reference_hex(bits), quality)
     assert list(ours.dihedral.values()) == [reference_hex(v) for v in variants]
