@@ -100,7 +100,7 @@ def with_phone_photos(images: dict[str, Path], folder: Path) -> dict[str, Path]:
     it with libheif in wasm, which it downloads for the first HEIF only; native uses pillow-heif), and
     enlarged as a JPEG to 48 MP (a 48 MP phone's full-resolution mode) and to 200 MP (16320x12240,
     Samsung's Galaxy Ultra "200 MP" mode), with fresh sensor-like noise so that the files weigh what
-    such photos weigh (the 200 MP one about 60 MB)."""
+    such photos weigh (the 200 MP one 47 MB)."""
     import numpy as np
     from PIL import Image
 
@@ -133,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site, server, url = serve_built_site(Path(tmp))
         # The pictures inside the served folder: the page fetches each (base64 through the driver would
-        # copy 200 MP's 60 MB several times).
+        # copy 200 MP's 47 MB several times).
         (site / "bench").mkdir()
         images = with_phone_photos(make_images(site / "bench"), site / "bench")
         ready: list[float] = []

@@ -14,7 +14,7 @@ from PIL import Image
 
 from localhash import hash_bytes
 from localhash.decode import decode_image
-from localhash.pixelcheck import check_pixels
+from localhash.pixelcheck import SampledRows, check_pixels
 from localhash.record import image_record
 from tests.conftest import PDQ_IMAGES, corpus_images, native_fields, require_corpus
 
@@ -160,3 +160,18 @@ def test_a_picture_too_small_to_check_is_hashed_from_pillows_decode():
     record = image_record(data, decoded_rgba=rgba(data))
     assert record["decoded_by"] == "pillow" and record["pixel_check"]["code"] == "not_checkable"
     assert native_fields(record) == hash_bytes(data)
+
+
+def test_the_rows_gathered_from_strips_give_the_verdict_of_the_whole_picture():
+    """The browser's pixels arrive in strips and only the rows the check reads are kept (SampledRows):
+    the verdict and its figures are those of the whole picture, for strips of any height, faults included."""
+    require_corpus()
+    for name, data in list(corpus_jpegs().items())[:12]:
+        good = rgba(data)
+        for pixels in (good, FAULTS["BGRA"][0](good), moved(good, 0)):
+            whole = check_pixels(pixels, reference(data))
+            for height in (1, 7, 64, len(pixels)):
+                sampled = SampledRows(pixels.shape)
+                for top in range(0, len(pixels), height):
+                    sampled.take(top, pixels[top : top + height])
+                assert check_pixels(sampled, reference(data)) == whole, (name, height)
