@@ -32,9 +32,10 @@ else:
 # parsers (and their attack surface) out of reach. The JPEG opener also returns the
 # multi-picture JPEGs many phone cameras write, which Pillow then names MPO.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP") + (("HEIF",) if pillow_heif else ())
-# The largest picture hashed: 2^28 px (268 MP), the largest canvas Chromium and WebKit draw, above the 200 MP of
-# Samsung's Galaxy Ultra phones (16320x12240); the browser hashes a JPEG that size in strips (strips.py) within
-# the README's measured wasm heap. A header claiming more is refused before any pixel is allocated, which is
+# The largest picture hashed: 2^28 px (268 MP), the largest canvas area Chromium and desktop Safari allow
+# (16384x16384; iOS Safari allows 4096x4096, which a strip of about 4 million pixels stays under), above the
+# 200 MP of Samsung's Galaxy Ultra phones (16320x12240). The browser hashes a JPEG that size in strips
+# (strips.py) within the README's measured wasm heap (569 MiB at 268 MP in Chromium). A header claiming more is refused before any pixel is allocated, which is
 # also the guard against decompression bombs.
 DEFAULT_MAX_PIXELS = 1 << 28
 # Where a whole picture is decoded into wasm memory at once (Pillow in the browser: PNG, WebP, CMYK JPEG, a
