@@ -35,8 +35,8 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP") + (("HEIF",) if 
 # The largest picture hashed: 2^28 px (268 MP), the largest canvas area Chromium and desktop Safari allow
 # (16384x16384; iOS Safari allows 4096x4096, which a strip of about 4 million pixels stays under), above the
 # 200 MP of Samsung's Galaxy Ultra phones (16320x12240). The browser hashes a JPEG that size in strips
-# (strips.py) within the README's measured wasm heap (569 MiB at 268 MP in Chromium). A header claiming more is refused before any pixel is allocated, which is
-# also the guard against decompression bombs.
+# (strips.py) within the README's measured wasm heap (569 MiB at 268 MP in Chromium). A header claiming more
+# is refused before any pixel is allocated, which is also the guard against decompression bombs.
 DEFAULT_MAX_PIXELS = 1 << 28
 # Where a whole picture is decoded into wasm memory at once (Pillow in the browser: PNG, WebP, CMYK JPEG, a
 # browser decode that failed its check; libheif): Pillow keeps 4 bytes a pixel, and a phone's tab cannot
