@@ -7,6 +7,7 @@ what python-threatexchange and Hasher-Matcher-Actioner compute on `Image.convert
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,20 +198,54 @@ def _pdq_of_block(block: np.ndarray, dihedral: bool) -> PdqResult:
     return PdqResult(dct_to_hex(coefficients), quality, variants)
 
 
-def pdq_of_strips(pixels: np.ndarray, orientation: int = 1, dihedral: bool = False) -> PdqResult:
-    """PdqStream fed with strips of `pixels` (rows, cols, >= 3), an array already in memory."""
-    rows, cols = pixels.shape[:2]
-    stream = PdqStream(rows, cols, orientation)
-    height = strip_rows(cols)
+class PdqSweeps:
+    """PDQ of a picture and, for an EXIF orientation other than 1, of the picture as it turns it
+    (`pdq_oriented`), from strips of stored rows fed from the top (`feed`), then, when the turn starts
+    PDQ's passes at the bottom (`second_sweep`), once more from the bottom (`feed_second`). Each strip's
+    luma is computed once for both hashes."""
+
+    def __init__(self, rows: int, cols: int, orientation: int = 1) -> None:
+        self.original = PdqStream(rows, cols)
+        self.oriented = PdqStream(rows, cols, orientation) if orientation != 1 else None
+        self.second_sweep = self.oriented is not None and self.oriented.bottom_up
+
+    def feed(self, rgb: np.ndarray) -> None:
+        luma = luma_like_pdqhash(rgb)
+        self.original.feed_luma(luma)
+        if self.oriented is not None and not self.second_sweep:
+            self.oriented.feed_luma(luma)
+
+    def feed_second(self, rgb: np.ndarray) -> None:
+        self.oriented.feed(rgb)
+
+    def result(self, dihedral: bool = False) -> tuple[PdqResult, str | None]:
+        """The picture's PDQ (with `dihedral`, its eight variants) and the turned picture's hash, or None."""
+        return self.original.result(dihedral), self.oriented.result().hash if self.oriented else None
+
+
+def pdq_of_strips(
+    read: Callable[[int, int], np.ndarray],
+    rows: int,
+    cols: int,
+    orientation: int = 1,
+    dihedral: bool = False,
+    strip_pixels: int = STRIP_PIXELS,
+) -> tuple[PdqResult, str | None]:
+    """PdqSweeps of a (rows, cols) picture whose RGB rows top .. top + height `read(top, height)` gives."""
+    sweeps = PdqSweeps(rows, cols, orientation)
+    height = strip_rows(cols, strip_pixels)
     tops = range(0, rows, height)
-    for top in reversed(tops) if stream.bottom_up else tops:
-        stream.feed(pixels[top : top + height])
-    return stream.result(dihedral)
+    for top in tops:
+        sweeps.feed(read(top, min(height, rows - top)))
+    if sweeps.second_sweep:
+        for top in reversed(tops):
+            sweeps.feed_second(read(top, min(height, rows - top)))
+    return sweeps.result(dihedral)
 
 
 def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
     """PDQ of an RGB uint8 array (rows, cols, 3), as `pdqhash.compute` / `compute_dihedral`."""
-    return pdq_of_strips(rgb, 1, dihedral)
+    return pdq_of_strips(lambda top, height: rgb[top : top + height], *rgb.shape[:2], dihedral=dihedral)[0]
 
 
 def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqResult:

@@ -21,7 +21,7 @@ from .digests import digest_bytes
 from .errors import INTERNAL_ERROR, TOO_LARGE, LocalhashError
 from .hashtypes import PDQ_MIN_QUALITY
 from .imagehash_compat import imagehash_all, imagehash_of_grey
-from .pdq import STRIP_PIXELS, PdqResult, PdqStream, pdq_hash_reference_cli, pdq_of_strips, strip_rows
+from .pdq import STRIP_PIXELS, PdqResult, pdq_hash_reference_cli, pdq_of_strips
 from .pixelcheck import check_pixels
 from .strips import StripHashes, hash_array, hash_strips
 
@@ -42,27 +42,7 @@ def _pdq_in_memory(pixels: np.ndarray, orientation: int, mode: Mode, dihedral: b
         pdq = pdq_hash_reference_cli(pixels, dihedral)
         turned = apply_orientation(pixels, orientation)
         return pdq, pdq_hash_reference_cli(turned).hash if orientation != 1 else None
-    pdq = pdq_of_strips(pixels, 1, dihedral)
-    return pdq, pdq_of_strips(pixels, orientation).hash if orientation != 1 else None
-
-
-def _pdq_of_pillow_image(image: Image.Image, orientation: int, dihedral: bool) -> tuple[PdqResult, str | None]:
-    """PDQ of a picture Pillow decoded, converted to RGB strip by strip (a conversion is per pixel, so
-    strip by strip equals the whole): no RGB copy of the whole picture is ever made."""
-    cols, rows = image.size
-    height = strip_rows(cols)
-    tops = range(0, rows, height)
-    original = PdqStream(rows, cols)
-    oriented = PdqStream(rows, cols, orientation) if orientation != 1 else None
-    for top in tops:
-        strip = to_rgb_array(image.crop((0, top, cols, min(rows, top + height))))
-        original.feed(strip)
-        if oriented and not oriented.bottom_up:
-            oriented.feed(strip)
-    if oriented and oriented.bottom_up:
-        for top in reversed(tops):
-            oriented.feed(to_rgb_array(image.crop((0, top, cols, min(rows, top + height)))))
-    return original.result(dihedral), oriented.result().hash if oriented else None
+    return pdq_of_strips(lambda top, height: pixels[top : top + height], *pixels.shape[:2], orientation, dihedral)
 
 
 @dataclass(frozen=True)
@@ -201,7 +181,16 @@ def _image_hashes(decoded: DecodedImage, digests: dict[str, str], mode: Mode, di
     if mode == "reference-cli":
         pdq, oriented = _pdq_in_memory(_pdq_pixels(decoded, mode), decoded.orientation, mode, dihedral)
     else:
-        pdq, oriented = _pdq_of_pillow_image(decoded.image, decoded.orientation, dihedral)
+        # Converted to RGB strip by strip (a conversion is per pixel, so strip by strip equals the whole):
+        # no RGB copy of the whole picture is ever made.
+        image, cols = decoded.image, decoded.image.width
+        pdq, oriented = pdq_of_strips(
+            lambda top, height: to_rgb_array(image.crop((0, top, cols, top + height))),
+            image.height,
+            cols,
+            decoded.orientation,
+            dihedral,
+        )
     record = _record(decoded, digests, pdq, oriented, dihedral)
     record.update(imagehash_all(decoded.image))
     return record

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .pdq import STRIP_PIXELS, PdqResult, PdqStream, strip_rows
+from .pdq import STRIP_PIXELS, PdqResult, PdqSweeps, strip_rows
 from .pixelcheck import PixelCheck, SampledRows, check_pixels
 
 StripRequest = tuple[int, int]  # (top, height)
@@ -52,8 +52,7 @@ def hash_strips(
     """
     height = strip_rows(cols, strip_pixels)
     tops = range(0, rows, height)
-    original = PdqStream(rows, cols)
-    oriented = PdqStream(rows, cols, orientation) if orientation != 1 else None
+    pdq = PdqSweeps(rows, cols, orientation)
     sampled = SampledRows((rows, cols, 4))
     grey = np.empty((rows, cols), np.uint8)
     whole = None
@@ -61,25 +60,18 @@ def hash_strips(
         strip = yield top, min(height, rows - top)
         if strip.shape != (min(height, rows - top), cols, 4):
             raise ValueError(f"strip at row {top} has shape {strip.shape}")
-        original.feed(strip[:, :, :3])
-        if oriented and not oriented.bottom_up:
-            oriented.feed(strip[:, :, :3])
+        pdq.feed(strip[:, :, :3])
         grey[top : top + len(strip)] = _grey(strip)
         sampled.take(top, strip)
         whole = strip if len(tops) == 1 else None
     check = check_pixels(sampled, reference)
     if not check.passed:
         return StripHashes(check)
-    if oriented and oriented.bottom_up:
+    if pdq.second_sweep:
         for top in reversed(tops):
             strip = whole if whole is not None else (yield top, min(height, rows - top))
-            oriented.feed(strip[:, :, :3])
-    return StripHashes(
-        check,
-        original.result(dihedral),
-        oriented.result().hash if oriented else None,
-        Image.frombuffer("L", (cols, rows), grey, "raw", "L", 0, 1),
-    )
+            pdq.feed_second(strip[:, :, :3])
+    return StripHashes(check, *pdq.result(dihedral), Image.frombuffer("L", (cols, rows), grey, "raw", "L", 0, 1))
 
 
 def hash_array(rgba: np.ndarray, sweep: Generator[StripRequest, np.ndarray, StripHashes]) -> StripHashes:
