@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from pathlib import Path
 
@@ -76,3 +77,14 @@ BROWSER_ONLY_KEYS = ("decoded_by", "pixel_check")
 def native_fields(record: dict) -> dict:
     """A browser record without BROWSER_ONLY_KEYS: what `python -m localhash hash` prints for the file."""
     return {k: v for k, v in record.items() if k not in BROWSER_ONLY_KEYS}
+
+
+def jpeg_with_orientation(image, orientation: int, quality: int = 90) -> bytes:
+    """`image` saved as a JPEG (a Pillow Image, its pixels stored as they are) whose EXIF names `orientation`."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # EXIF Orientation
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, exif=exif.tobytes())
+    return buffer.getvalue()

@@ -10,7 +10,7 @@ from PIL import Image
 
 from localhash import browser, hash_bytes, record, strips
 from localhash.errors import LocalhashError
-from tests.conftest import PDQ_IMAGES, native_fields, require_corpus
+from tests.conftest import PDQ_IMAGES, jpeg_with_orientation, native_fields, require_corpus
 
 
 def jpeg(image: Image.Image, **extra) -> bytes:
@@ -26,9 +26,7 @@ def generated() -> dict[str, bytes]:
     rgb = Image.fromarray(np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8))
     files = {"colour": jpeg(rgb), "grey": jpeg(rgb.convert("L"))}
     for orientation in (3, 6, 8):  # PDQ's sweeps: from the bottom (3, 6), of mirrored rows (3, 8), turned (6, 8)
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        files[f"exif-{orientation}"] = jpeg(rgb, exif=exif.tobytes())
+        files[f"exif-{orientation}"] = jpeg_with_orientation(rgb, orientation)
     return files
 
 

@@ -5,7 +5,6 @@ PDQ within its measured bound. The sizes in between (200 MP) are measured by `be
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 
@@ -16,7 +15,7 @@ from PIL import Image
 from localhash import hash_bytes
 from localhash.pdq import STRIP_PIXELS, strip_rows
 from site_build.system import ensure_node_modules
-from tests.conftest import ROOT, native_fields
+from tests.conftest import ROOT, jpeg_with_orientation, native_fields
 from tests.site.conftest import hash_in_page
 from tests.site.test_firefox import FIREFOX, MAX_JPEG_DISTANCE, SMOKE, distance
 from tests.webkit_page import call, open_page, page_errors, recorded_webkit
@@ -32,14 +31,7 @@ def big_photos() -> dict[str, bytes]:
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     base = np.stack([128 + 90 * np.sin(x / (97 + 23 * c) + y / (131 - 17 * c)) for c in range(3)], axis=-1)
     picture = Image.fromarray(np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8))
-    files = {}
-    for orientation in (1, 6):
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        buffer = io.BytesIO()
-        picture.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
-        files[f"orientation-{orientation}.jpg"] = buffer.getvalue()
-    return files
+    return {f"orientation-{orientation}.jpg": jpeg_with_orientation(picture, orientation) for orientation in (1, 6)}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from localhash import hash_bytes
-from tests.conftest import PDQ_IMAGES, corpus_images, require_corpus
+from tests.conftest import PDQ_IMAGES, corpus_images, jpeg_with_orientation, require_corpus
 from tests.site.conftest import hash_in_page
 
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -49,11 +49,7 @@ def generated_images() -> dict[str, bytes]:
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
     out["animated.gif"] = buffer.getvalue()
     for orientation in (3, 6):
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        buffer = io.BytesIO()
-        rgb.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
-        out[f"exif-{orientation}.jpg"] = buffer.getvalue()
+        out[f"exif-{orientation}.jpg"] = jpeg_with_orientation(rgb, orientation)
     return out
 
 
