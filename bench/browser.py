@@ -43,6 +43,7 @@ LOADED = [
     "hasher.js",
     "app.js",
     "worker.js",
+    "jpeg.js",
 ]
 # ... and from the runtime folder (pyodide-<16 hex>), with every wheel in it
 RUNTIME_LOADED = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"]
