@@ -11,7 +11,15 @@ import subprocess
 from pathlib import Path
 
 from . import bytecode, headers, precompress, pyodide_assets, trace, trim
-from .pins import CORE_SHA256, LIBHEIF_SERVED, LIBHEIF_SHA256, LIBHEIF_VERSION
+from .pins import (
+    AVIF_DECODER_SERVED,
+    AVIF_DECODER_SHA256,
+    AVIF_DECODER_VERSION,
+    CORE_SHA256,
+    LIBHEIF_SERVED,
+    LIBHEIF_SHA256,
+    LIBHEIF_VERSION,
+)
 from .wheel import build_wheel
 
 DEFAULT_ENDPOINT = "api/"  # relative: the same origin's /api/ wherever dist/ is served
@@ -115,6 +123,10 @@ def build(
     for name, served in LIBHEIF_SERVED.items():
         pyodide_assets.copy_verified(libheif_dir / name, stage / "pyodide" / served, LIBHEIF_SHA256[name])
         provenance[f"pyodide/{served}"] = f"npm libheif-js@{LIBHEIF_VERSION} {name}"
+    avif_dir = root / "node_modules" / "@jsquash" / "avif"
+    for name, served in AVIF_DECODER_SERVED.items():
+        pyodide_assets.copy_verified(avif_dir / name, stage / "pyodide" / served, AVIF_DECODER_SHA256[name])
+        provenance[f"pyodide/{served}"] = f"npm @jsquash/avif@{AVIF_DECODER_VERSION} {name}"
     # What Python imports ships as bytecode (site_build/bytecode.py says why), compiled from the
     # verified originals, then cut to what the site imports and stored uncompressed
     # (site_build/trim.py). The manifest names each original by its sha256 and lists what was removed.
@@ -189,8 +201,9 @@ def build(
     provenance = {_in_runtime(rel, runtime): text for rel, text in provenance.items()}
     removed = {_in_runtime(rel, runtime): members for rel, members in removed.items()}
     worker = (root / "web" / "worker.js").read_text()
-    if worker.count(RUNTIME_REFERENCE) != 4:
-        raise pyodide_assets.AssetError(f"web/worker.js: expected 4 references to {RUNTIME_REFERENCE}")
+    # pyodide.mjs, the runtime folder, its lock, libheif's bundle, libavif's module
+    if worker.count(RUNTIME_REFERENCE) != 5:
+        raise pyodide_assets.AssetError(f"web/worker.js: expected 5 references to {RUNTIME_REFERENCE}")
     (stage / "worker.js").write_text(worker.replace(RUNTIME_REFERENCE, f"./{runtime}/"))
     provenance["worker.js"] = f"web/worker.js at commit {commit}, with the runtime folder's name ({runtime}) filled in"
 

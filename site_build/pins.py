@@ -27,3 +27,20 @@ LIBHEIF_SERVED = {
     "libheif-wasm/libheif-bundle.mjs": "libheif-bundle.mjs",
     "libheif-wasm/LICENSE": "libheif-LICENSE.txt",
 }
+
+# libavif compiled to wasm (libavif 1.0.1 with aom 3.7.0), which the worker loads only when an AVIF is chosen
+# (issue 11): the reference the browser's own AVIF decode is checked against (browser.AvifJob). From the npm
+# tarball @jsquash/avif-2.1.1.tgz, whose sha512 equals the `integrity` in package-lock.json (checked with
+# `npm pack @jsquash/avif@2.1.1` and `openssl dgst -sha512`). Only the decoder ships; Apache-2.0 (libavif and
+# aom: BSD-2-Clause), its licence beside it. The module finds its wasm beside itself (import.meta.url).
+AVIF_DECODER_VERSION = "2.1.1"
+AVIF_DECODER_SHA256 = {
+    "codec/dec/avif_dec.js": "65d0fd2b2e415bf2712c329694dc2bc257fc54f02572c29d5c46212ae6dc6c3c",
+    "codec/dec/avif_dec.wasm": "5c35dde23dfd862088a49a6b8a9fe81f9f9a1a46aaa27de7efd7baa7611c4b47",
+    "LICENSE": "8c3690b09c168f196446cf5904332023bbc15eb92b6a7cee470ac829e6a65d20",
+}
+AVIF_DECODER_SERVED = {
+    "codec/dec/avif_dec.js": "avif_dec.js",
+    "codec/dec/avif_dec.wasm": "avif_dec.wasm",
+    "LICENSE": "avif_dec-LICENSE.txt",
+}

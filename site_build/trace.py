@@ -21,14 +21,18 @@ from .pyodide_assets import AssetError, sha256_file
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (HERE / "trace_imports.mjs", HERE / "trace_samples.py", HERE / "trace.py")
 TIMEOUT_SECONDS = 600
-# Paths the trace must have taken whatever the samples are: the browser's JPEG pixels (right, wrong,
-# none), a video, a Python exception reaching JavaScript.
+# Paths the trace must have taken whatever the samples are: the browser's JPEG and AVIF pixels (right,
+# wrong, none), a video, a Python exception reaching JavaScript.
 REQUIRED_PATHS = {
     "jpeg browser none",
     "jpeg browser zero",
     "jpeg browser not_decoded",
     "jpeg libheif",
     "refused-corrupt_image-jpeg libheif",
+    "avif browser none",
+    "avif browser zero",
+    "avif browser not_decoded",
+    "refused-corrupt_image-avif libavif",
     "mp4",
     "python error",
 }

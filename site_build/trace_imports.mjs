@@ -70,6 +70,10 @@ async function main() {
     for (const [dihedral, hashMode] of [[false, "full"], [true, "full"], [false, "reference-cli"]]) {
       outcomes[`${name} pillow ${dihedral} ${hashMode}`] = outcome(toRecord(entry.hash_image(bytes, dihedral, hashMode)));
     }
+    if (entry.decoder_for(bytes) === "avif") {
+      traceAvif(bytes, pixelsFor("jpeg"));
+      continue;
+    }
     if (entry.decoder_for(bytes) !== "browser") continue;
     const rgba = pixelsFor(name);
     // the browser's pixels as they should be, all zero (the pixel check refuses them), or none
@@ -112,6 +116,39 @@ async function main() {
       outcomes[`refused-corrupt_image-${name} libheif`] = outcome(toRecord(entry.heif_not_decoded(bytes, "traced")));
     }
   }
+  // The AVIF path after libavif and the page's decode (neither runs here): the browser's pixels as they
+  // should be (the jpeg sample's, for boxes of its size), all zero (libavif's are hashed instead), or none;
+  // libavif's refusal.
+  function traceAvif(bytes, rgba) {
+    const [width, height] = rgba.split(".").at(-2).split("x").map(Number);
+    const pixels = readFileSync(join(folder, rgba));
+    const fill = (array, data) => {
+      const view = array.getBuffer("u8");
+      if (data) view.data.set(data.subarray(0, view.data.length));
+      else view.data.fill(0);
+      view.release();
+      array.destroy();
+    };
+    for (const fault of ["none", "zero", "not_decoded"]) {
+      const job = entry.AvifJob(bytes, true, "full");
+      fill(job.reference(width, height), pixels);
+      job.reference_done();
+      let record;
+      if (fault === "not_decoded") {
+        record = toRecord(job.record_without_pixels(fault, "traced"));
+      } else {
+        job.begin(width, height);
+        for (let top = job.next_strip(); top >= 0; top = job.next_strip()) {
+          fill(job.strip, fault === "none" ? pixels.subarray(top * width * 4) : null);
+        }
+        record = toRecord(job.record());
+      }
+      outcomes[`avif browser ${fault}`] = outcome(record);
+      job.destroy();
+    }
+    outcomes["refused-corrupt_image-avif libavif"] = outcome(toRecord(entry.avif_not_decoded(bytes, "traced")));
+  }
+
   // A Python exception reaching JavaScript (the worker reports it as the file's error).
   try {
     pyodide.runPython("raise ValueError('traced')");

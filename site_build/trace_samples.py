@@ -53,6 +53,21 @@ def _png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
 
 
+def _box(kind: bytes, body: bytes, version: int | None = None) -> bytes:
+    head = b"" if version is None else bytes([version, 0, 0, 0])  # a FullBox: version and flags
+    return struct.pack(">I", 8 + len(head) + len(body)) + kind + head + body
+
+
+def _avif_boxes(width: int, height: int) -> bytes:
+    """An AVIF's boxes (ftyp, then meta: primary item 1, its size, no rotation) without the AV1 data: what
+    browser.AvifJob reads. This Pillow cannot write AVIF, and the browser path decodes none here."""
+    properties = _box(b"ipco", _box(b"ispe", struct.pack(">II", width, height), 0) + _box(b"irot", b"\0"))
+    associations = _box(b"ipma", struct.pack(">IHB", 1, 1, 2) + bytes([0x01, 0x02]), 0)
+    meta = _box(b"hdlr", b"\0" * 4 + b"pict" + b"\0" * 13, 0) + _box(b"pitm", struct.pack(">H", 1), 0)
+    meta += _box(b"iprp", properties + associations)
+    return _box(b"ftyp", b"avif\0\0\0\0avifmif1miaf") + _box(b"meta", meta, 0)
+
+
 def samples() -> dict[str, bytes]:
     rgb = _picture()
     grey = rgb.convert("L")
@@ -104,7 +119,8 @@ def samples() -> dict[str, bytes]:
         "refused-unsupported_format-not-a-picture": b"plain text, not a picture at all\n" * 4,
         "refused-unsupported_format-pdf": b"%PDF-1.7\n" + b"0" * 64,
         "refused-unsupported_format-heic": b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64,
-        "refused-unsupported_format-avif": b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + b"\0" * 64,
+        # an AVIF: Pillow refuses it here; the browser path (trace_imports.mjs) hashes the jpeg's pixels for it
+        "refused-unsupported_format-avif": _avif_boxes(*rgb.size),
         "refused-corrupt_image-jpeg-truncated": jpeg[: len(jpeg) // 2],
         "refused-corrupt_image-jpeg-header-only": jpeg[:40],
         "refused-corrupt_image-jpeg-damaged": jpeg[:300] + bytes(range(256)) * 4 + jpeg[1324:],

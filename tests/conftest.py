@@ -52,6 +52,15 @@ def heif_samples(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def avif_samples(tmp_path_factory):
+    """AVIF files made from the corpus (tests/avif_samples.py says how), once per run."""
+    from tests.avif_samples import make_avif_samples
+
+    require_corpus()
+    return make_avif_samples(tmp_path_factory.mktemp("avif"))
+
+
+@pytest.fixture(scope="session")
 def browser():
     """One Chromium for the whole session, shared by tests/site and tests/flow.
 

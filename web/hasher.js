@@ -97,7 +97,7 @@
           this.running = message.id;
           break;
         case "decode":
-          this.decode(message.id, message.ranges);
+          this.decode(message.id, message.ranges, message.mime);
           break;
         case "result":
           this.heapAfterLastFile = message.heap;
@@ -126,19 +126,21 @@
       job.resolve(record);
     }
 
-    // The worker asks the page to decode a JPEG: createImageBitmap here runs on the browser's
+    // The worker asks the page to decode a JPEG or an AVIF: createImageBitmap here runs on the browser's
     // decoder threads while the worker does its own part of the same file, and the bitmap is
-    // transferred, not copied. `ranges` leave out the EXIF and ICC blocks (worker.js
+    // transferred, not copied. A JPEG's `ranges` leave out the EXIF and ICC blocks (jpeg.js
     // withoutExifOrIcc), so the stored orientation is decoded and no engine colour-manages;
-    // premultiplication is off too, so the pixels are libjpeg's own, as platforms' pipelines see them.
-    async decode(id, ranges) {
+    // premultiplication is off too, so the pixels are the decoder's own, as platforms' pipelines see them.
+    // An AVIF is decoded whole and turned as its rotation and mirror properties say (HEIF readers must).
+    async decode(id, ranges, mime = "image/jpeg") {
       const worker = this.worker;
       let bitmap = null;
       try {
         const blob = this.pending.get(id).blob;
         const parts = ranges.map(([start, end]) => blob.slice(start, end));
         const options = { colorSpaceConversion: "none", premultiplyAlpha: "none" };
-        bitmap = await createImageBitmap(new Blob(parts, { type: "image/jpeg" }), options);
+        const type = mime === "image/avif" ? "image/avif" : "image/jpeg";
+        bitmap = await createImageBitmap(new Blob(parts, { type }), options);
       } catch {
         bitmap = null; // the worker lets Pillow decode the file, and report why it cannot
       }

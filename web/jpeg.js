@@ -74,6 +74,10 @@ function stripCopier(bitmap) {
     } catch {
       frame = null;
     }
+    if (frame && !copiesAsShown(frame, width, height)) {
+      frame.close();
+      frame = null;
+    }
   }
   let canvas = null;
   let context = null;
@@ -104,6 +108,21 @@ function stripCopier(bitmap) {
       if (frame) frame.close();
     },
   };
+}
+
+// Whether copyTo's rows are the bitmap's rows. A bitmap the decoder turned (an AVIF's rotation property)
+// can keep its pixels as stored and the turn beside them: Chromium then makes a frame whose coded size is the
+// stored one, with `rotation` set, and copyTo copies stored rows (measured: a 4032x3024 AVIF with a quarter
+// turn gave a 4032x3024 frame with rotation 90 for a 3024x4032 bitmap). The canvas draws the bitmap as shown.
+function copiesAsShown(frame, width, height) {
+  const visible = frame.visibleRect;
+  return (
+    !frame.rotation &&
+    !frame.flip &&
+    frame.codedWidth === width &&
+    frame.codedHeight === height &&
+    (!visible || (visible.x === 0 && visible.y === 0 && visible.width === width && visible.height === height))
+  );
 }
 
 // Whether this engine's copyTo honours `format`. WebKit's VideoFrameCopyToOptions has no `format`

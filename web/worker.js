@@ -108,8 +108,9 @@ async function hashBlob(id, blob, options) {
   const mode = options.mode || "full";
   const decoder = entry.decoder_for(bytes);
   if (decoder === "libheif") return hashHeif(bytes, dihedral, mode); // nothing else here decodes HEIF
+  if (decoder === "avif") return hashAvif(id, bytes, dihedral, mode);
   if (decoder === "browser" && options.decoder !== "pillow") {
-    const decoding = pageDecode(id, bytes); // the page decodes while Pillow checks the file here
+    const decoding = pageDecode(id, withoutExifOrIcc(bytes)); // the page decodes while Pillow checks the file here
     const job = entry.JpegJob(bytes, dihedral, mode);
     try {
       const error = job.error;
@@ -179,14 +180,73 @@ async function hashHeif(bytes, dihedral, mode) {
   }
 }
 
+// AVIF: browsers decode it themselves (Pyodide's Pillow cannot), and those pixels are hashed once they pass
+// the check against libavif's decode of the same file (avif.js, imported only when someone chooses an AVIF:
+// nobody else pays its 0.3 MB). The page decodes while libavif decodes here.
+let avif = null; // Promise of {decode}, once asked for
+let AvifError = null;
+function loadAvif() {
+  if (!avif) {
+    avif = Promise.all([import("./avif.js"), import("./pyodide/avif_dec.js")]).then(([module, libavif]) => {
+      AvifError = module.AvifError;
+      return module.avifDecoder(libavif.default);
+    });
+    avif.catch(() => (avif = null)); // a failed download is tried again with the next AVIF
+  }
+  return avif;
+}
+
+async function hashAvif(id, bytes, dihedral, mode) {
+  const job = entry.AvifJob(bytes, dihedral, mode);
+  let decoding = null;
+  try {
+    if (job.error) return toRecord(job.error);
+    decoding = pageDecode(id, [[0, bytes.length]], "image/avif");
+    let decoder;
+    try {
+      decoder = await loadAvif();
+    } catch (error) {
+      const message = `the AVIF decoder could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
+      return { ok: false, error: { code: "internal_error", message } };
+    }
+    let reference;
+    try {
+      reference = decoder.decode(bytes);
+    } catch (error) {
+      if (!(error instanceof AvifError)) throw error;
+      if (error.broken) avif = null; // the next AVIF gets a fresh libavif
+      return toRecord(entry.avif_not_decoded(bytes, error.message));
+    }
+    const array = job.reference(reference.width, reference.height);
+    if (!array) return toRecord(entry.avif_not_decoded(bytes, `libavif decoded ${reference.width}x${reference.height}, not the size the file gives`));
+    const view = array.getBuffer("u8");
+    try {
+      view.data.set(reference.data);
+    } finally {
+      view.release();
+      array.destroy();
+    }
+    reference = null;
+    job.reference_done();
+    const bitmap = await decoding;
+    decoding = null;
+    if (!bitmap) return toRecord(job.record_without_pixels("not_decoded", "the browser could not decode the file"));
+    if (await copyPixels(job, bitmap)) return toRecord(job.record());
+    return toRecord(job.record_without_pixels("wrong_size", "the browser decoded the picture at another size"));
+  } finally {
+    if (decoding) decoding.then((bitmap) => bitmap && bitmap.close()); // not waited for: the answer is known
+    job.destroy();
+  }
+}
+
 // The page decodes JPEGs for us (hasher.js `decode`): there, createImageBitmap runs on the
 // browser's decoder threads while this thread does Python's part of the same file. Resolves to
 // an ImageBitmap, or null when the browser cannot decode the file (Pillow then reports why).
 const decodes = new Map(); // id -> resolve
-function pageDecode(id, bytes) {
+function pageDecode(id, ranges, mime = "image/jpeg") {
   return new Promise((resolve) => {
     decodes.set(id, resolve);
-    post({ type: "decode", id, ranges: withoutExifOrIcc(bytes) });
+    post({ type: "decode", id, ranges, mime });
   });
 }
 

@@ -14,15 +14,21 @@ from PIL import Image
 from .decode import (
     VIDEO_SNIFF_BYTES,
     WHOLE_DECODE_MAX_PIXELS,
+    DecodedImage,
+    apply_orientation,
     check_size,
     open_image,
     picture_container,
     video_format,
 )
-from .digests import HashStream
+from .digests import HashStream, digest_bytes
 from .errors import CORRUPT_IMAGE, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
+from .isobmff import read_picture_boxes
 from .pdq import STRIP_PIXELS, strip_rows
+from .pixelcheck import PixelCheck, block_means
 from .record import (
+    MODES,
+    PreparedImage,
     decoded_elsewhere_record,
     failure_record,
     finish_image,
@@ -32,6 +38,7 @@ from .record import (
     strips_record,
     video_record,
 )
+from .strips import StripHashes
 
 
 def _as_bytes(data) -> bytes:
@@ -46,11 +53,15 @@ def sniff_video(head) -> str | None:
 def decoder_for(data) -> str:
     """Who decodes this file's pixels: "browser" for a colour or greyscale JPEG (the page's decoder,
     checked: JpegJob), "libheif" for a HEIF (libheif in wasm, which the worker loads only then: HeifJob),
-    else "pillow". CMYK JPEGs stay with Pillow: browsers convert CMYK with colour management,
-    pdqhash's `convert("RGB")` does not."""
+    "avif" for an AVIF (the page's decoder, checked against libavif in wasm: AvifJob), else "pillow".
+    CMYK JPEGs stay with Pillow: browsers convert CMYK with colour management, pdqhash's
+    `convert("RGB")` does not."""
     data = _as_bytes(data)
-    if picture_container(data) == "HEIF":
+    container = picture_container(data)
+    if container == "HEIF":
         return "libheif"
+    if container == "AVIF":
+        return "avif"
     try:
         with open_image(data) as image:  # the header only; up to the largest picture hashed
             return "browser" if image.format in ("JPEG", "MPO") and image.mode in ("RGB", "L") else "pillow"
@@ -64,20 +75,18 @@ def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
     return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode), max_pixels=WHOLE_DECODE_MAX_PIXELS)
 
 
-class JpegJob:
-    """A JPEG whose pixels the page decodes (see decoder_for), in steps so that they overlap.
+class _SuppliedPixels:
+    """What JpegJob and AvifJob share: a prepared picture (record.PreparedImage) whose RGBA pixels the page's
+    decoder supplies, copied in strips by the worker (jpeg.js copyPixels) and checked before they are hashed.
 
-    Constructing it checks the file with Pillow (a 1/8-scale decode) and takes its digests while the
-    page's decoder works; `error` is then the typed error record, or None. `begin(width, height)` says
-    whether the decoded picture fits the file. Then the worker copies the picture's RGBA rows a strip at a
-    time: while `next_strip()` gives a first row (>= 0), it fills `strip`, a (rows, cols, 4) array, with
-    the picture's rows from that one on, so that a 200 MP photo never sits whole in wasm memory
-    (strips.py). `record()` then gives the record: the pixels' hashes when they passed the check
-    against the 1/8-scale decode, else Pillow's (record.strips_record). `record_without_pixels` is for
-    when the browser gave none. The steps together equal `record.image_record(data, decoded_rgba=...)`.
+    `begin(width, height)` says whether the decoded picture has the file's size. Then, while `next_strip()`
+    gives a first row (>= 0), the worker fills `strip`, a (rows, cols, 4) array, with the picture's rows from
+    that one on, so that a 200 MP photo never sits whole in wasm memory (strips.py). `record()` then gives
+    the record: the pixels' hashes when they passed the check, else the fallback decode's
+    (record.strips_record).
     """
 
-    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
+    def __init__(self, data, dihedral: bool, mode: str, strip_pixels: int) -> None:
         self.data = _as_bytes(data)
         self.dihedral, self.mode = bool(dihedral), str(mode)
         self.strip_pixels = int(strip_pixels)
@@ -87,18 +96,6 @@ class JpegJob:
         self._sweep = None
         self._buffer: np.ndarray | None = None
         self._found = None
-        try:
-            # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
-            whole = self.mode == "reference-cli"
-            self.prepared = prepare_image(
-                self.data,
-                dihedral=self.dihedral,
-                mode=self.mode,
-                pixels_from_elsewhere=True,
-                **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
-            )
-        except Exception as exc:
-            self.error = failure_record(exc)
 
     def begin(self, width: int, height: int) -> bool:
         """False when the decoded picture is not the file's size (a browser that turned it after all)."""
@@ -134,6 +131,32 @@ class JpegJob:
         except Exception as exc:
             return failure_record(exc)
 
+
+class JpegJob(_SuppliedPixels):
+    """A JPEG whose pixels the page decodes (see decoder_for), in steps so that they overlap.
+
+    Constructing it checks the file with Pillow (a 1/8-scale decode, the reference the pixels are checked
+    against) and takes its digests while the page's decoder works; `error` is then the typed error record,
+    or None. Then the steps of _SuppliedPixels; when the pixels fail the check, Pillow's decode is hashed.
+    `record_without_pixels` is for when the browser gave none. The steps together equal
+    `record.image_record(data, decoded_rgba=...)`.
+    """
+
+    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
+        super().__init__(data, dihedral, mode, strip_pixels)
+        try:
+            # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
+            whole = self.mode == "reference-cli"
+            self.prepared = prepare_image(
+                self.data,
+                dihedral=self.dihedral,
+                mode=self.mode,
+                pixels_from_elsewhere=True,
+                **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
+            )
+        except Exception as exc:
+            self.error = failure_record(exc)
+
     def record_without_pixels(self, code: str, message: str) -> dict:
         """Pillow's record of the file, saying why the browser's pixels were not used."""
         record = hash_image(self.data, self.dihedral, self.mode)
@@ -141,6 +164,80 @@ class JpegJob:
             check = {"passed": False, "code": str(code), "message": str(message)}
             record.update(decoded_by="pillow", pixel_check=check)
         return record
+
+
+class AvifJob(_SuppliedPixels):
+    """An AVIF, which Pyodide's Pillow cannot decode: the browser's own decoder (Chromium's libavif, Firefox's
+    dav1d, Safari's ImageIO) gives the pixels hashed, checked like a JPEG's against a decode by libavif with
+    aom compiled to wasm (npm @jsquash/avif), which the worker loads only when an AVIF is chosen.
+
+    Constructing it reads the file's boxes (isobmff.py: size, rotation and mirror, frames) and takes its
+    digests; `error` is then the typed error record (damaged boxes, a size that cannot be decoded whole),
+    or None. `reference(width, height)` gives the array for libavif's RGBA, as stored (None when libavif
+    decoded another size than the boxes say); `reference_done()` turns it as people see it and makes the
+    check's 1/8-scale reference of it. Then the steps of _SuppliedPixels; when the browser's pixels fail the
+    check, or there are none (`record_without_pixels`), libavif's are hashed and the record says so.
+    """
+
+    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
+        super().__init__(data, dihedral, mode, strip_pixels)
+        self.boxes = None
+        self._reference: np.ndarray | None = None
+        try:
+            if self.mode not in MODES:
+                raise ValueError(f"mode must be one of {MODES}")
+            if not self.data:
+                raise LocalhashError(EMPTY_FILE, "the file is empty")
+            self.boxes = read_picture_boxes(self.data)
+            check_size(*self.boxes.shown_size, WHOLE_DECODE_MAX_PIXELS)  # libavif decodes it whole
+            self._digests = digest_bytes(self.data)
+        except Exception as exc:
+            self.error = failure_record(exc)
+
+    def reference(self, width: int, height: int) -> np.ndarray | None:
+        if (int(width), int(height)) != (self.boxes.width, self.boxes.height):
+            return None
+        self._reference = np.empty((self.boxes.height, self.boxes.width, 4), np.uint8)
+        return self._reference
+
+    def reference_done(self) -> None:
+        shown = apply_orientation(self._reference, self.boxes.orientation)
+        self.prepared = PreparedImage(
+            self.data,
+            self._decoded(block_means(shown)),
+            self._digests,
+            self.dihedral,
+            self.mode,
+            WHOLE_DECODE_MAX_PIXELS,
+            pixels_from_elsewhere=True,
+            fallback=self._reference_decoded,
+            fallback_decoder="libavif",
+        )
+
+    def _decoded(self, image: Image.Image) -> DecodedImage:
+        width, height = self.boxes.shown_size
+        return DecodedImage(image, "AVIF", width, height, self.boxes.frames, 1)
+
+    def _reference_decoded(self) -> DecodedImage:
+        width, height = self.boxes.shown_size
+        shown = np.ascontiguousarray(apply_orientation(self._reference, self.boxes.orientation))
+        return self._decoded(Image.frombuffer("RGBA", (width, height), shown, "raw", "RGBA", 0, 1))
+
+    def record_without_pixels(self, code: str, message: str) -> dict:
+        """libavif's record of the file, saying why the browser's pixels were not used."""
+        check = PixelCheck(False, -1.0, -1.0, str(code), str(message))
+        try:
+            return strips_record(self.prepared, StripHashes(check))
+        except Exception as exc:
+            return failure_record(exc)
+
+
+def avif_not_decoded(data, message: str) -> dict:
+    """The record of an AVIF libavif could not decode (its wasm build gives no reason): corrupt_image."""
+    if len(_as_bytes(data)) == 0:
+        return failure_record(LocalhashError(EMPTY_FILE, "the file is empty"))
+    reason = str(message)[:200]
+    return failure_record(LocalhashError(CORRUPT_IMAGE, f"the AVIF picture is damaged or incomplete ({reason})"))
 
 
 def _whole(rows: int):

@@ -27,11 +27,20 @@ except ImportError:  # in the browser too: there the page's worker decodes HEIF 
     pillow_heif = None
 else:
     pillow_heif.register_heif_opener()
+try:  # AVIF (Android's newer photos) through libavif, the optional extra: pip install "localhash[avif]"
+    import pillow_avif  # noqa: F401  importing it registers "AVIF"; libavif 1.4 with dav1d, libyuv's chroma upsampling
+except ImportError:  # in the browser too: there the browser's own decoder is hashed, checked against libavif in wasm
+    pillow_avif = None
 
 # Pillow format names we open. Restricting `Image.open` to these keeps Pillow's many other
 # parsers (and their attack surface) out of reach. The JPEG opener also returns the
 # multi-picture JPEGs many phone cameras write, which Pillow then names MPO.
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP") + (("HEIF",) if pillow_heif else ())
+ALLOWED_FORMATS = (
+    ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
+    + (("HEIF",) if pillow_heif else ())
+    + (("AVIF",) if pillow_avif else ())
+)
+_CONTAINER_FORMATS = ("HEIF", "AVIF")
 # The largest picture hashed: 2^28 px (268 MP), the largest canvas area Chromium and desktop Safari allow
 # (16384x16384; iOS Safari allows 4096x4096, which a strip of about 4 million pixels stays under), above the
 # 200 MP of Samsung's Galaxy Ultra phones (16320x12240). The browser hashes a JPEG that size in strips
@@ -74,7 +83,8 @@ _KNOWN_SIGNATURES = (
 _CONTAINER_MESSAGES = {
     "HEIF": 'HEIC/HEIF photos need the optional HEIF decoder here (pip install "localhash[heif]"); '
     "the website decodes them itself",
-    "AVIF": "AVIF images are not supported; export the image as JPEG or PNG",
+    "AVIF": 'AVIF images need the optional AVIF decoder here (pip install "localhash[avif]"); '
+    "the website decodes them itself",
 }
 
 
@@ -130,7 +140,9 @@ def _unsupported_message(data: bytes) -> str:
     for offset, signatures, message in _KNOWN_SIGNATURES:
         if any(data[offset : offset + len(s)] == s for s in signatures):
             return message
-    supported = "JPEG, PNG, WebP, GIF, TIFF, BMP" + (", HEIC/HEIF" if pillow_heif else "")
+    supported = (
+        "JPEG, PNG, WebP, GIF, TIFF, BMP" + (", HEIC/HEIF" if pillow_heif else "") + (", AVIF" if pillow_avif else "")
+    )
     return f"this file is not a picture we can read (supported: {supported})"
 
 
@@ -149,9 +161,11 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     try:
         if raise_limit:
             Image.MAX_IMAGE_PIXELS = max_pixels
-        # pillow-heif opens only what picture_container calls HEIF (the site decides the same way).
-        heif = picture_container(data) == "HEIF"
-        formats = tuple(f for f in ALLOWED_FORMATS if (f == "HEIF") == heif)
+        # pillow-heif and pillow-avif open only what picture_container calls HEIF and AVIF (the site decides
+        # the same way); both plugins also claim files of the other's generic brands (mif1).
+        container = picture_container(data)
+        formats = (container,) if container else tuple(f for f in ALLOWED_FORMATS if f not in _CONTAINER_FORMATS)
+        formats = tuple(f for f in formats if f in ALLOWED_FORMATS)
         with warnings.catch_warnings():
             # Our own pixel limit applies below; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -230,10 +244,16 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, check_only: 
     width, height = full_size if check_only else image.size
     # libheif turns a HEIF as its rotation and mirror properties say (HEIF readers must; an EXIF
     # orientation inside a HEIF is informative only), so its pixels are already as people see them.
-    orientation = 1 if fmt == "HEIF" else _orientation(image)
-    if fmt == "HEIF" and image.mode not in ("RGB", "RGBA"):
-        # The site hashes libheif's RGBA of every HEIF, a monochrome one too: so does the CLI, also in
-        # reference-cli mode (whose greyscale rule is about files Meta's tool reads; it reads no HEIF).
+    # libavif leaves an AVIF's pixels as stored and pillow-avif reports its rotation and mirror as the
+    # EXIF orientation (an EXIF block's own is overridden): turned here, as browsers turn them.
+    orientation = 1 if fmt in _CONTAINER_FORMATS else _orientation(image)
+    if fmt == "AVIF":
+        image = turned(image, _orientation(image))
+        width, height = image.size
+    if fmt in _CONTAINER_FORMATS and image.mode not in ("RGB", "RGBA"):
+        # The site hashes RGBA of every HEIF and AVIF (libheif's, the browser's), a monochrome one too: so
+        # does the CLI, also in reference-cli mode (whose greyscale rule is about files Meta's tool reads; it
+        # reads neither).
         image = image.convert("RGB")
     return DecodedImage(image, fmt, width, height, frames, orientation)
 
@@ -247,6 +267,22 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
         raise LocalhashError(
             UNSUPPORTED_FORMAT, f"pictures in colour mode {image.mode} are not supported ({exc})"
         ) from None
+
+
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def turned(image: Image.Image, orientation: int) -> Image.Image:
+    """The picture as a viewer shows it; same as `ImageOps.exif_transpose` (and apply_orientation)."""
+    return image.transpose(_TRANSPOSES[orientation]) if orientation != 1 else image
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Are JPEG pixels decoded elsewhere (the browser) the picture in the file? Checked against libjpeg's 1/8 decode."""
+"""Are pixels decoded elsewhere (the browser) the picture in the file? Checked against a 1/8-scale reference:
+libjpeg's 1/8 decode of a JPEG, or the 8x8 block means of a decoder localhash ships (libavif in wasm, AVIF)."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ class PixelCheck:
 
 def check_pixels(rgba: np.ndarray, reference: Image.Image) -> PixelCheck:
     """Compare full-size (rows, cols, 4) RGBA pixels of a JPEG with the same file decoded by libjpeg at 1/8
-    scale (`reference`, mode RGB or L, ceil(cols/8) x ceil(rows/8)). Only complete 8x8 blocks count:
-    the encoder pads partial edge blocks with pixels no decoder shows."""
+    scale (`reference`, mode RGB or L, ceil(cols/8) x ceil(rows/8)), or of an AVIF with block_means of
+    libavif's decode. Only complete 8x8 blocks count: a JPEG encoder pads partial edge blocks with pixels
+    no decoder shows."""
     rows, cols = rgba.shape[:2]
     block_rows, block_cols = rows // BLOCK, cols // BLOCK
     if reference.size != (-(-cols // BLOCK), -(-rows // BLOCK)) or block_rows < 2 or block_cols < 2:
@@ -83,6 +85,23 @@ def check_pixels(rgba: np.ndarray, reference: Image.Image) -> PixelCheck:
             False, **check, code="pixels_shifted", message=f"the picture is moved by one pixel (rows, columns: {shift})"
         )
     return PixelCheck(True, **check)
+
+
+def block_means(pixels: np.ndarray) -> Image.Image:
+    """The reference check_pixels wants, made from full-size (rows, cols, 3 or 4) pixels of a decoder we trust
+    (libavif in wasm for an AVIF, browser.AvifJob): each complete 8x8 block's mean RGB, rounded, which is what
+    libjpeg's 1/8 decode gives of a JPEG. Partial edge blocks, which check_pixels never reads, stay 0. A band
+    of block rows at a time, so a turned (non-contiguous) view costs no whole copy."""
+    rows, cols = pixels.shape[:2]
+    block_rows, block_cols = rows // BLOCK, cols // BLOCK
+    means = np.zeros((-(-rows // BLOCK), -(-cols // BLOCK), 3), np.uint8)
+    band = 64
+    for first in range(0, block_rows, band):
+        count = min(band, block_rows - first)
+        area = pixels[first * BLOCK : (first + count) * BLOCK, : block_cols * BLOCK, :3].astype(np.uint16)
+        sums = area.reshape(count, BLOCK, block_cols, BLOCK, 3).sum(axis=(1, 3), dtype=np.uint32)
+        means[first : first + count, :block_cols] = (sums + 32) // 64
+    return Image.fromarray(means, "RGB")
 
 
 def _pairs(block_rows: int) -> np.ndarray:

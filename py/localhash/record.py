@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,6 +57,10 @@ class PreparedImage:
     mode: Mode
     max_pixels: int
     pixels_from_elsewhere: bool
+    # Whose decode is hashed when supplied pixels fail their check: Pillow's of the file, unless a decoder
+    # localhash ships made the check's reference (libavif in wasm, for an AVIF in the browser: browser.AvifJob).
+    fallback: Callable[[], DecodedImage] | None = None
+    fallback_decoder: str = "pillow"
 
 
 def prepare_image(
@@ -83,15 +88,24 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     decoded = prepared.decoded
     if not prepared.pixels_from_elsewhere:
         return _image_hashes(decoded, prepared.digests, prepared.mode, prepared.dihedral)
-    if decoded_rgba is None or decoded.format != "JPEG" or decoded_rgba.shape != (decoded.height, decoded.width, 4):
-        raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG file")
+    if (
+        decoded_rgba is None
+        or decoded.format not in ("JPEG", "AVIF")
+        or decoded_rgba.shape
+        != (
+            decoded.height,
+            decoded.width,
+            4,
+        )
+    ):
+        raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG or AVIF file")
     if prepared.mode == "reference-cli":
         return _whole_picture_record(prepared, decoded_rgba)
     return strips_record(prepared, hash_array(decoded_rgba, strip_sweep(prepared)))
 
 
 def strip_sweep(prepared: PreparedImage, strip_pixels: int = STRIP_PIXELS):
-    """The sweep (strips.hash_strips) that checks and hashes the supplied pixels of a prepared JPEG."""
+    """The sweep (strips.hash_strips) that checks and hashes the supplied pixels of a prepared picture."""
     decoded = prepared.decoded
     return hash_strips(
         decoded.height, decoded.width, decoded.orientation, decoded.image, prepared.dihedral, strip_pixels
@@ -99,10 +113,11 @@ def strip_sweep(prepared: PreparedImage, strip_pixels: int = STRIP_PIXELS):
 
 
 def strips_record(prepared: PreparedImage, found: StripHashes, whole_decode_max_pixels: int | None = None) -> dict:
-    """The record of a prepared JPEG whose supplied pixels were swept: their hashes when they passed
-    the check, else Pillow's decode of the file, saying why. `whole_decode_max_pixels` bounds that decode
-    where memory is short (the browser: decode.WHOLE_DECODE_MAX_PIXELS)."""
-    source = {"decoded_by": "browser" if found.check.passed else "pillow", "pixel_check": found.check.as_record()}
+    """The record of a prepared picture whose supplied pixels were swept: their hashes when they passed
+    the check, else the fallback decode of the file (Pillow's), saying why. `whole_decode_max_pixels` bounds
+    Pillow's decode where memory is short (the browser: decode.WHOLE_DECODE_MAX_PIXELS)."""
+    decoded_by = "browser" if found.check.passed else prepared.fallback_decoder
+    source = {"decoded_by": decoded_by, "pixel_check": found.check.as_record()}
     if not found.check.passed:
         record = _image_hashes(
             _decode_instead(prepared, found.check, whole_decode_max_pixels),
@@ -119,7 +134,10 @@ def strips_record(prepared: PreparedImage, found: StripHashes, whole_decode_max_
 
 
 def _decode_instead(prepared: PreparedImage, check, whole_decode_max_pixels: int | None) -> DecodedImage:
-    """Pillow's decode of a JPEG whose supplied pixels failed their check, or a typed error saying both."""
+    """The fallback decode of a picture whose supplied pixels failed their check (Pillow's of a JPEG, or a
+    typed error saying both when it is too large to decode whole here)."""
+    if prepared.fallback:
+        return prepared.fallback()
     limit = min(prepared.max_pixels, whole_decode_max_pixels or prepared.max_pixels)
     decoded = prepared.decoded
     if decoded.width * decoded.height > limit:
@@ -136,7 +154,7 @@ def _whole_picture_record(prepared: PreparedImage, decoded_rgba: np.ndarray) -> 
     decoded = prepared.decoded
     check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
     if not check.passed:
-        decoded = decode_image(prepared.data, prepared.max_pixels)
+        decoded = prepared.fallback() if prepared.fallback else decode_image(prepared.data, prepared.max_pixels)
         record = _image_hashes(decoded, prepared.digests, "reference-cli", prepared.dihedral)
     else:
         grey_file = decoded.image.mode == "L"
@@ -147,7 +165,7 @@ def _whole_picture_record(prepared: PreparedImage, decoded_rgba: np.ndarray) -> 
         record = _record(decoded, prepared.digests, pdq, oriented, prepared.dihedral)
         rgba_image = Image.frombuffer("RGBA", (decoded.width, decoded.height), decoded_rgba, "raw", "RGBA", 0, 1)
         record.update(imagehash_all(rgba_image))
-    record.update(decoded_by="browser" if check.passed else "pillow", pixel_check=check.as_record())
+    record.update(decoded_by="browser" if check.passed else prepared.fallback_decoder, pixel_check=check.as_record())
     return record
 
 

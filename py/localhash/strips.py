@@ -1,4 +1,4 @@
-"""A picture decoded elsewhere (the browser's JPEG decoder), whose RGBA pixels arrive as strips of rows:
+"""A picture decoded elsewhere (the browser's JPEG or AVIF decoder), whose RGBA pixels arrive as strips of rows:
 checked and hashed without the picture ever being held whole, so that a 200 MP photo fits a phone's tab.
 
 `hash_strips` is a generator: it yields the rows it wants next, (top, height), and is sent those rows of
@@ -44,8 +44,9 @@ def hash_strips(
     dihedral: bool = False,
     strip_pixels: int = STRIP_PIXELS,
 ) -> Generator[StripRequest, np.ndarray, StripHashes]:
-    """Check and hash a (rows, cols) picture sent strip by strip, from the top. `reference` is libjpeg's
-    1/8-scale decode of the same file, which the pixels are checked against (pixelcheck.py).
+    """Check and hash a (rows, cols) picture sent strip by strip, from the top. `reference` is the 1/8-scale
+    picture the pixels are checked against (pixelcheck.py): libjpeg's of a JPEG, libavif's block means of an
+    AVIF.
 
     A second sweep, from the bottom, follows for an orientation that turns the picture upside down or
     rotates it (3, 4, 6, 7: PDQ's passes then start at the bottom), unless one strip held it all.

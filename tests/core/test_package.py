@@ -28,7 +28,7 @@ def build_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def test_wheel_holds_the_package_and_depends_on_numpy_and_pillow_only_unless_heif_is_asked_for(tmp_path):
+def test_wheel_holds_the_package_and_depends_on_numpy_and_pillow_only_unless_an_extra_is_asked_for(tmp_path):
     wheel = build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
@@ -38,7 +38,12 @@ def test_wheel_holds_the_package_and_depends_on_numpy_and_pillow_only_unless_hei
     requires = sorted(
         line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist")
     )
-    assert requires == ["Pillow>=10.2.0", "numpy>=2.0.2", 'pillow-heif>=0.22.0; extra == "heif"']
+    assert requires == [
+        "Pillow>=10.2.0",
+        "numpy>=2.0.2",
+        'pillow-avif-plugin>=1.6.0; extra == "avif"',
+        'pillow-heif>=0.22.0; extra == "heif"',
+    ]
 
 
 def test_cli_runs_from_the_installed_wheel(tmp_path):

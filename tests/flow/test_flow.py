@@ -338,3 +338,21 @@ def test_a_heif_gets_a_neutral_thumbnail_where_the_browser_cannot_draw_it(chromi
     assert drawn.evaluate("(img) => img.complete && img.naturalWidth > 0")
     assert page.errors == []
     context.close()
+
+
+def test_an_avif_gets_a_thumbnail_drawn_by_the_browser_and_hashes(chromium, served, avif_samples):
+    """Chromium draws AVIF itself: its row shows the picture (as the person sees it, turned), and it hashes."""
+    context = chromium.new_context()
+    page = driver.open_flow(context, served.url)
+    driver.pass_eligibility(page)
+    avif = next(s for s in avif_samples if s.orientation == 6).path
+    driver.choose_files(page, [avif, IMAGE])
+    records = driver.wait_for_files(page)
+    assert [r["ok"] for r in records] == [True, True] and records[0]["format"] == "AVIF"
+    row = driver.file_item(page, avif.name)
+    expect(row.locator(".thumb.placeholder")).to_have_count(0)
+    drawn = row.locator("img.thumb")
+    size = drawn.evaluate("(img) => img.decode().then(() => [img.naturalWidth, img.naturalHeight])")
+    assert size == [records[0]["width"], records[0]["height"]]  # turned as its rotation says, as hashed
+    assert page.errors == []
+    context.close()

@@ -35,7 +35,7 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "empty": (b"", "empty_file"),
         "text renamed .jpg": (b"these are not the pixels you are looking for\n" * 20, "unsupported_format"),
         "HEIC without its boxes": (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 64, "corrupt_image"),
-        "AVIF": (b"\0\0\0\x1cftypavif\0\0\0\0avifmif1" + b"\0" * 64, "unsupported_format"),
+        "AVIF without its boxes": (b"\0\0\0\x1cftypavif\0\0\0\0avifmif1" + b"\0" * 64, "corrupt_image"),
         "PDF": (b"%PDF-1.7\n" + b"0" * 200, "unsupported_format"),
         "truncated JPEG": (jpeg[: len(jpeg) // 2], "corrupt_image"),
         "JPEG header then garbage": (jpeg[:700] + bytes(range(256)) * 40, "corrupt_image"),
