@@ -67,8 +67,8 @@ async function main() {
       hasher.destroy();
       continue;
     }
-    for (const [dihedral, hashMode] of [[false, "full"], [true, "full"], [false, "reference-cli"]]) {
-      outcomes[`${name} pillow ${dihedral} ${hashMode}`] = outcome(toRecord(entry.hash_image(bytes, dihedral, hashMode)));
+    for (const [dihedral, hashMode, variants] of [[false, "full", false], [true, "full", true], [false, "reference-cli", true]]) {
+      outcomes[`${name} pillow ${dihedral} ${hashMode} ${variants}`] = outcome(toRecord(entry.hash_image(bytes, dihedral, hashMode, variants)));
     }
     if (entry.decoder_for(bytes) === "avif") {
       traceAvif(bytes, pixelsFor("jpeg"));
@@ -78,7 +78,7 @@ async function main() {
     const rgba = pixelsFor(name);
     // the browser's pixels as they should be, all zero (the pixel check refuses them), or none
     for (const fault of ["none", "zero", "not_decoded", "wrong_size"]) {
-      const job = entry.JpegJob(bytes, true, "full");
+      const job = entry.JpegJob(bytes, true, "full", true);
       let record;
       if (job.error) {
         record = toRecord(job.error);
@@ -105,7 +105,7 @@ async function main() {
     // its pixels hashed, or libheif's refusal.
     if (rgba) {
       const [width, height] = rgba.split(".").at(-2).split("x").map(Number);
-      const job = entry.HeifJob(bytes, width, height, 1, true, "full");
+      const job = entry.HeifJob(bytes, width, height, 1, true, "full", true);
       const array = job.buffer();
       const view = array.getBuffer("u8");
       view.data.set(readFileSync(join(folder, rgba)));
@@ -130,7 +130,7 @@ async function main() {
       array.destroy();
     };
     for (const fault of ["none", "zero", "not_decoded"]) {
-      const job = entry.AvifJob(bytes, true, "full");
+      const job = entry.AvifJob(bytes, true, "full", true);
       fill(job.reference(width, height), pixels);
       job.reference_done();
       let record;

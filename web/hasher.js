@@ -166,6 +166,7 @@
       const id = this.nextId++;
       const clean = {
         dihedral: Boolean(options.dihedral),
+        variants: Boolean(options.variants), // also the PDQ of the picture as apps re-frame it
         mode: options.mode === "reference-cli" ? "reference-cli" : "full",
         decoder: options.decoder === "pillow" ? "pillow" : "browser", // "pillow": measure Pyodide's libjpeg
       };

@@ -106,12 +106,13 @@ async function hashBlob(id, blob, options) {
   post({ type: "progress", id, done: blob.size, total: blob.size });
   const dihedral = Boolean(options.dihedral);
   const mode = options.mode || "full";
+  const variants = Boolean(options.variants);
   const decoder = entry.decoder_for(bytes);
-  if (decoder === "libheif") return hashHeif(bytes, dihedral, mode); // nothing else here decodes HEIF
-  if (decoder === "avif") return hashAvif(id, bytes, dihedral, mode);
+  if (decoder === "libheif") return hashHeif(bytes, dihedral, mode, variants); // nothing else here decodes HEIF
+  if (decoder === "avif") return hashAvif(id, bytes, dihedral, mode, variants);
   if (decoder === "browser" && options.decoder !== "pillow") {
     const decoding = pageDecode(id, withoutExifOrIcc(bytes)); // the page decodes while Pillow checks the file here
-    const job = entry.JpegJob(bytes, dihedral, mode);
+    const job = entry.JpegJob(bytes, dihedral, mode, variants);
     try {
       const error = job.error;
       if (error) {
@@ -126,7 +127,7 @@ async function hashBlob(id, blob, options) {
       job.destroy();
     }
   }
-  return toRecord(entry.hash_image(bytes, dihedral, mode));
+  return toRecord(entry.hash_image(bytes, dihedral, mode, variants));
 }
 
 // HEIF (every iPhone's photos): libheif compiled to wasm, the same libheif the native extra
@@ -145,7 +146,7 @@ function loadHeif() {
   return heif;
 }
 
-async function hashHeif(bytes, dihedral, mode) {
+async function hashHeif(bytes, dihedral, mode, variants) {
   let decoder;
   try {
     decoder = await loadHeif();
@@ -156,7 +157,7 @@ async function hashHeif(bytes, dihedral, mode) {
   let file = null;
   try {
     file = decoder.open(bytes);
-    const job = entry.HeifJob(bytes, file.width, file.height, file.images, dihedral, mode);
+    const job = entry.HeifJob(bytes, file.width, file.height, file.images, dihedral, mode, variants);
     try {
       if (job.error) return toRecord(job.error);
       const array = job.buffer();
@@ -196,8 +197,8 @@ function loadAvif() {
   return avif;
 }
 
-async function hashAvif(id, bytes, dihedral, mode) {
-  const job = entry.AvifJob(bytes, dihedral, mode);
+async function hashAvif(id, bytes, dihedral, mode, variants) {
+  const job = entry.AvifJob(bytes, dihedral, mode, variants);
   let decoding = null;
   try {
     if (job.error) return toRecord(job.error);

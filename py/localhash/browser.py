@@ -69,10 +69,16 @@ def decoder_for(data) -> str:
         return "pillow"  # whatever is wrong, Pillow's decoder reports it as a typed error
 
 
-def hash_image(data, dihedral: bool = False, mode: str = "full") -> dict:
+def hash_image(data, dihedral: bool = False, mode: str = "full", variants: bool = False) -> dict:
     """Every hash of one image file's bytes, Pillow decoding (whole: WHOLE_DECODE_MAX_PIXELS at most);
-    failures come back as typed error records."""
-    return hash_bytes(_as_bytes(data), dihedral=bool(dihedral), mode=str(mode), max_pixels=WHOLE_DECODE_MAX_PIXELS)
+    failures come back as typed error records. `variants`: also the PDQ of the picture as apps re-frame it."""
+    return hash_bytes(
+        _as_bytes(data),
+        dihedral=bool(dihedral),
+        mode=str(mode),
+        max_pixels=WHOLE_DECODE_MAX_PIXELS,
+        variants=bool(variants),
+    )
 
 
 class _SuppliedPixels:
@@ -86,9 +92,9 @@ class _SuppliedPixels:
     (record.strips_record).
     """
 
-    def __init__(self, data, dihedral: bool, mode: str, strip_pixels: int) -> None:
+    def __init__(self, data, dihedral: bool, mode: str, variants: bool, strip_pixels: int) -> None:
         self.data = _as_bytes(data)
-        self.dihedral, self.mode = bool(dihedral), str(mode)
+        self.dihedral, self.mode, self.variants = bool(dihedral), str(mode), bool(variants)
         self.strip_pixels = int(strip_pixels)
         self.prepared = None
         self.error: dict | None = None
@@ -142,8 +148,15 @@ class JpegJob(_SuppliedPixels):
     `record.image_record(data, decoded_rgba=...)`.
     """
 
-    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
-        super().__init__(data, dihedral, mode, strip_pixels)
+    def __init__(
+        self,
+        data,
+        dihedral: bool = False,
+        mode: str = "full",
+        variants: bool = False,
+        strip_pixels: int = STRIP_PIXELS,
+    ) -> None:
+        super().__init__(data, dihedral, mode, variants, strip_pixels)
         try:
             # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
             whole = self.mode == "reference-cli"
@@ -152,6 +165,7 @@ class JpegJob(_SuppliedPixels):
                 dihedral=self.dihedral,
                 mode=self.mode,
                 pixels_from_elsewhere=True,
+                variants=self.variants,
                 **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
             )
         except Exception as exc:
@@ -159,7 +173,7 @@ class JpegJob(_SuppliedPixels):
 
     def record_without_pixels(self, code: str, message: str) -> dict:
         """Pillow's record of the file, saying why the browser's pixels were not used."""
-        record = hash_image(self.data, self.dihedral, self.mode)
+        record = hash_image(self.data, self.dihedral, self.mode, self.variants)
         if record["ok"]:
             check = {"passed": False, "code": str(code), "message": str(message)}
             record.update(decoded_by="pillow", pixel_check=check)
@@ -179,8 +193,15 @@ class AvifJob(_SuppliedPixels):
     check, or there are none (`record_without_pixels`), libavif's are hashed and the record says so.
     """
 
-    def __init__(self, data, dihedral: bool = False, mode: str = "full", strip_pixels: int = STRIP_PIXELS) -> None:
-        super().__init__(data, dihedral, mode, strip_pixels)
+    def __init__(
+        self,
+        data,
+        dihedral: bool = False,
+        mode: str = "full",
+        variants: bool = False,
+        strip_pixels: int = STRIP_PIXELS,
+    ) -> None:
+        super().__init__(data, dihedral, mode, variants, strip_pixels)
         self.boxes = None
         self._reference: np.ndarray | None = None
         try:
@@ -212,6 +233,7 @@ class AvifJob(_SuppliedPixels):
             pixels_from_elsewhere=True,
             fallback=self._reference_decoded,
             fallback_decoder="libavif",
+            variants=self.variants,
         )
 
     def _decoded(self, image: Image.Image) -> DecodedImage:
@@ -256,10 +278,19 @@ class HeifJob:
     (README: measured on the corpus).
     """
 
-    def __init__(self, data, width: int, height: int, images: int, dihedral: bool = False, mode: str = "full"):
+    def __init__(
+        self,
+        data,
+        width: int,
+        height: int,
+        images: int,
+        dihedral: bool = False,
+        mode: str = "full",
+        variants: bool = False,
+    ):
         self.data = _as_bytes(data)
         self.width, self.height, self.images = int(width), int(height), int(images)
-        self.dihedral, self.mode = bool(dihedral), str(mode)
+        self.dihedral, self.mode, self.variants = bool(dihedral), str(mode), bool(variants)
         self.pixels: np.ndarray | None = None
         self.error: dict | None = None
         try:
@@ -281,6 +312,7 @@ class HeifJob:
                 decoded_by="libheif",
                 dihedral=self.dihedral,
                 mode=self.mode,
+                variants=self.variants,
             )
         except Exception as exc:
             return failure_record(exc)

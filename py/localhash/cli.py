@@ -43,7 +43,10 @@ def _hash_file(path: str, args: argparse.Namespace) -> dict:
             data = head + f.read()
     except OSError as exc:
         return {"file": path, "ok": False, "error": {"code": UNREADABLE_FILE, "message": exc.strerror or str(exc)}}
-    return {"file": path, **hash_bytes(data, dihedral=args.dihedral, mode=args.mode, max_pixels=args.max_pixels)}
+    record = hash_bytes(
+        data, dihedral=args.dihedral, mode=args.mode, max_pixels=args.max_pixels, variants=args.variants
+    )
+    return {"file": path, **record}
 
 
 def _cmd_hash(args: argparse.Namespace) -> int:
@@ -84,10 +87,15 @@ def _cmd_match(args: argparse.Namespace) -> int:
         queries = record.get("pdq_dihedral") or {"original": record["pdq"]}
         if "pdq_oriented" in record:
             queries = {**queries, "oriented": record["pdq_oriented"]}
+        for name, variant in record.get("pdq_variants", {}).items():
+            queries[name] = variant["hash"]
         matches = []
         for variant, query in queries.items():
             for bank_hash, distance in bank.search(query, args.threshold):
-                matches.append({"hash": bank_hash, "distance": distance, "variant": variant})
+                match = {"hash": bank_hash, "distance": distance, "variant": variant}
+                if bank_hash in bank.kinds:  # what the bank says it is: the original, or an app's re-framing
+                    match["bank_kind"] = bank.kinds[bank_hash]
+                matches.append(match)
         matches.sort(key=lambda m: m["distance"])
         _print(
             {
@@ -109,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     def add_hash_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dihedral", action="store_true", help="also hash the 8 rotations/flips (PDQ)")
         p.add_argument(
+            "--variants",
+            action="store_true",
+            help="also the PDQ of the picture as apps re-frame it: fitted with bars or blur, centre-cropped",
+        )
+        p.add_argument(
             "--mode",
             choices=MODES,
             default="full",
@@ -128,7 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", metavar="HASH")
     compare.add_argument("b", metavar="HASH")
     match = commands.add_parser("match", help="report bank hashes within the threshold of each file's PDQ")
-    match.add_argument("--bank", required=True, help="a file with one PDQ hex hash per line")
+    match.add_argument(
+        "--bank",
+        required=True,
+        help="a file with one PDQ hex hash per line, optionally followed by what it is (original, a variant's name)",
+    )
     match.add_argument(
         "--threshold",
         type=int,

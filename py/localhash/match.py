@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import INVALID_HASH, LocalhashError
 from .hashtypes import PDQ, PDQ_MATCH_THRESHOLD
 from .hexbits import hex_to_bytes_array
+from .pdq import DIHEDRAL_NAMES
+from .variants import VARIANT_NAMES
+
+# What a bank line may say its hash is, after the hash: the picture itself, as people see it, a dihedral
+# transform, or an app's re-framing (variants.py). Any other second column (ThreatExchange's lists carry
+# quality or ids there) is not a kind.
+KINDS = frozenset({"original", "oriented"} | set(DIHEDRAL_NAMES) | set(VARIANT_NAMES))
 
 
 def _as_words(matrix: np.ndarray) -> np.ndarray:
@@ -20,10 +27,12 @@ def _as_words(matrix: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Bank:
-    """PDQ hashes as a (4, n) uint64 matrix (see _as_words); `hashes[i]` spells column i."""
+    """PDQ hashes as a (4, n) uint64 matrix (see _as_words); `hashes[i]` spells column i, and `kinds` says
+    what the bank file said each hash is (KINDS), where it said so."""
 
     hashes: list[str]
     matrix: np.ndarray
+    kinds: dict[str, str] = field(default_factory=dict)  # hash -> kind, for lines that name one
 
     @classmethod
     def from_hex(cls, values: Iterable[str]) -> Bank:
@@ -36,7 +45,7 @@ class Bank:
     @classmethod
     def from_file(cls, path: str) -> Bank:
         """One hex hash per line; blank lines and `#` comments are skipped; a bad line is named."""
-        values = []
+        values, kinds = [], {}
         with open(path, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 text = line.split("#", 1)[0].strip()
@@ -44,12 +53,16 @@ class Bank:
                     continue
                 # Upstream hash lists (e.g. ThreatExchange's haystack.txt) may carry extra
                 # comma- or space-separated columns after the hash.
-                text = text.replace(",", " ").split()[0]
+                columns = text.replace(",", " ").split()
                 try:
-                    values.append(PDQ.validate(text))
+                    values.append(PDQ.validate(columns[0]))
                 except LocalhashError as exc:
                     raise LocalhashError(INVALID_HASH, f"{path}:{number}: {exc.message}") from None
-        return cls._from_canonical(values)
+                if len(columns) > 1 and columns[1] in KINDS:
+                    kinds.setdefault(values[-1], columns[1])
+        bank = cls._from_canonical(values)
+        bank.kinds.update(kinds)
+        return bank
 
     def __len__(self) -> int:
         return len(self.hashes)

@@ -131,6 +131,8 @@ def dihedral_coefficients(c: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+DIHEDRAL_NAMES = ("original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1")
+
 # Rows per strip: about this many pixels, so that a strip's floats take a few tens of MB at most.
 STRIP_PIXELS = 1 << 22
 

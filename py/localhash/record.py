@@ -25,6 +25,7 @@ from .imagehash_compat import imagehash_all, imagehash_of_grey
 from .pdq import STRIP_PIXELS, PdqResult, pdq_hash_reference_cli, pdq_of_strips
 from .pixelcheck import check_pixels
 from .strips import StripHashes, hash_array, hash_strips
+from .variants import WorkingCopy, pdq_variants, working_copy
 
 Mode = Literal["full", "reference-cli"]
 MODES = ("full", "reference-cli")
@@ -46,6 +47,11 @@ def _pdq_in_memory(pixels: np.ndarray, orientation: int, mode: Mode, dihedral: b
     return pdq_of_strips(lambda top, height: pixels[top : top + height], *pixels.shape[:2], orientation, dihedral)
 
 
+def _variants_in_memory(rgb: np.ndarray, orientation: int, quality: int) -> dict[str, dict]:
+    """variants.pdq_variants of RGB pixels held whole, as people see them."""
+    return pdq_variants(working_copy(rgb, orientation), quality)
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     """An image file checked and digested, waiting for its pixels (see prepare_image)."""
@@ -61,6 +67,7 @@ class PreparedImage:
     # localhash ships made the check's reference (libavif in wasm, for an AVIF in the browser: browser.AvifJob).
     fallback: Callable[[], DecodedImage] | None = None
     fallback_decoder: str = "pillow"
+    variants: bool = False  # also the PDQ of the picture as apps re-frame it (variants.py)
 
 
 def prepare_image(
@@ -70,6 +77,7 @@ def prepare_image(
     mode: Mode = "full",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     pixels_from_elsewhere: bool = False,
+    variants: bool = False,
 ) -> PreparedImage:
     """The part of image_record that needs only the file's bytes: decode (or, when another decoder
     supplies a JPEG's pixels, check) and digests. Raises LocalhashError for a file that cannot be
@@ -77,7 +85,9 @@ def prepare_image(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     decoded = decode_image(data, max_pixels, check_only=pixels_from_elsewhere)
-    return PreparedImage(data, decoded, digest_bytes(data), dihedral, mode, max_pixels, pixels_from_elsewhere)
+    return PreparedImage(
+        data, decoded, digest_bytes(data), dihedral, mode, max_pixels, pixels_from_elsewhere, variants=variants
+    )
 
 
 def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None) -> dict:
@@ -87,17 +97,9 @@ def finish_image(prepared: PreparedImage, decoded_rgba: np.ndarray | None = None
     (`decoded_by`, `pixel_check`)."""
     decoded = prepared.decoded
     if not prepared.pixels_from_elsewhere:
-        return _image_hashes(decoded, prepared.digests, prepared.mode, prepared.dihedral)
-    if (
-        decoded_rgba is None
-        or decoded.format not in ("JPEG", "AVIF")
-        or decoded_rgba.shape
-        != (
-            decoded.height,
-            decoded.width,
-            4,
-        )
-    ):
+        return _image_hashes(decoded, prepared.digests, prepared.mode, prepared.dihedral, prepared.variants)
+    full_size = (decoded.height, decoded.width, 4)
+    if decoded_rgba is None or decoded.format not in ("JPEG", "AVIF") or decoded_rgba.shape != full_size:
         raise ValueError("decoded_rgba must be the full-size RGBA pixels of a JPEG or AVIF file")
     if prepared.mode == "reference-cli":
         return _whole_picture_record(prepared, decoded_rgba)
@@ -108,7 +110,13 @@ def strip_sweep(prepared: PreparedImage, strip_pixels: int = STRIP_PIXELS):
     """The sweep (strips.hash_strips) that checks and hashes the supplied pixels of a prepared picture."""
     decoded = prepared.decoded
     return hash_strips(
-        decoded.height, decoded.width, decoded.orientation, decoded.image, prepared.dihedral, strip_pixels
+        decoded.height,
+        decoded.width,
+        decoded.orientation,
+        decoded.image,
+        prepared.dihedral,
+        strip_pixels,
+        variants=prepared.variants,
     )
 
 
@@ -124,10 +132,12 @@ def strips_record(prepared: PreparedImage, found: StripHashes, whole_decode_max_
             prepared.digests,
             prepared.mode,
             prepared.dihedral,
+            prepared.variants,
         )
     else:
         decoded = prepared.decoded
-        record = _record(decoded, prepared.digests, found.pdq, found.pdq_oriented, prepared.dihedral)
+        variants = pdq_variants(found.work, found.pdq.quality) if found.work is not None else None
+        record = _record(decoded, prepared.digests, found.pdq, found.pdq_oriented, prepared.dihedral, variants)
         record.update(imagehash_of_grey(found.grey))
     record.update(source)
     return record
@@ -155,14 +165,17 @@ def _whole_picture_record(prepared: PreparedImage, decoded_rgba: np.ndarray) -> 
     check = check_pixels(decoded_rgba, decoded.image)  # decoded.image is libjpeg's 1/8-scale decode
     if not check.passed:
         decoded = prepared.fallback() if prepared.fallback else decode_image(prepared.data, prepared.max_pixels)
-        record = _image_hashes(decoded, prepared.digests, "reference-cli", prepared.dihedral)
+        record = _image_hashes(decoded, prepared.digests, "reference-cli", prepared.dihedral, prepared.variants)
     else:
         grey_file = decoded.image.mode == "L"
         # No copies of the picture: Pillow wraps the buffer (its RGBA -> L conversion, used by the imagehash
         # part, is the RGB one and ignores alpha), and PDQ reads the RGB channels as a view.
         pixels = np.ascontiguousarray(decoded_rgba[:, :, 0]) if grey_file else decoded_rgba[:, :, :3]
         pdq, oriented = _pdq_in_memory(pixels, decoded.orientation, "reference-cli", prepared.dihedral)
-        record = _record(decoded, prepared.digests, pdq, oriented, prepared.dihedral)
+        variants = None
+        if prepared.variants:
+            variants = _variants_in_memory(decoded_rgba[:, :, :3], decoded.orientation, pdq.quality)
+        record = _record(decoded, prepared.digests, pdq, oriented, prepared.dihedral, variants)
         rgba_image = Image.frombuffer("RGBA", (decoded.width, decoded.height), decoded_rgba, "raw", "RGBA", 0, 1)
         record.update(imagehash_all(rgba_image))
     record.update(decoded_by="browser" if check.passed else prepared.fallback_decoder, pixel_check=check.as_record())
@@ -178,6 +191,7 @@ def decoded_elsewhere_record(
     decoded_by: str,
     dihedral: bool = False,
     mode: Mode = "full",
+    variants: bool = False,
 ) -> dict:
     """Every hash of a picture whose (rows, cols, 4) RGBA pixels a decoder localhash ships decoded as
     this CPython's would (libheif compiled to wasm for HEIF, where Pyodide's Pillow has no HEIF decoder),
@@ -188,33 +202,49 @@ def decoded_elsewhere_record(
     image = Image.frombuffer("RGBA", (cols, rows), rgba, "raw", "RGBA", 0, 1)
     decoded = DecodedImage(image, format, cols, rows, frames, 1)
     pdq, _ = _pdq_in_memory(rgba[:, :, :3], 1, mode, dihedral)
-    record = _record(decoded, digest_bytes(data), pdq, None, dihedral)
+    found = _variants_in_memory(rgba[:, :, :3], 1, pdq.quality) if variants else None
+    record = _record(decoded, digest_bytes(data), pdq, None, dihedral, found)
     record.update(imagehash_all(image))
     record["decoded_by"] = decoded_by
     return record
 
 
-def _image_hashes(decoded: DecodedImage, digests: dict[str, str], mode: Mode, dihedral: bool) -> dict:
+def _image_hashes(
+    decoded: DecodedImage, digests: dict[str, str], mode: Mode, dihedral: bool, variants: bool = False
+) -> dict:
     """Every hash of a picture Pillow decoded."""
+    image, cols = decoded.image, decoded.image.width
+    found = None
     if mode == "reference-cli":
         pdq, oriented = _pdq_in_memory(_pdq_pixels(decoded, mode), decoded.orientation, mode, dihedral)
+        if variants:
+            found = _variants_in_memory(to_rgb_array(image), decoded.orientation, pdq.quality)
     else:
         # Converted to RGB strip by strip (a conversion is per pixel, so strip by strip equals the whole):
-        # no RGB copy of the whole picture is ever made.
-        image, cols = decoded.image, decoded.image.width
-        pdq, oriented = pdq_of_strips(
-            lambda top, height: to_rgb_array(image.crop((0, top, cols, top + height))),
-            image.height,
-            cols,
-            decoded.orientation,
-            dihedral,
-        )
-    record = _record(decoded, digests, pdq, oriented, dihedral)
+        # no RGB copy of the whole picture is ever made. The first sweep also feeds the working copy.
+        copy = WorkingCopy(image.height, cols) if variants else None
+
+        def read(top: int, height: int) -> np.ndarray:
+            strip = to_rgb_array(image.crop((0, top, cols, top + height)))
+            if copy is not None and top == copy.fed:
+                copy.feed(strip)
+            return strip
+
+        pdq, oriented = pdq_of_strips(read, image.height, cols, decoded.orientation, dihedral)
+        found = pdq_variants(copy.picture(decoded.orientation), pdq.quality) if copy is not None else None
+    record = _record(decoded, digests, pdq, oriented, dihedral, found)
     record.update(imagehash_all(decoded.image))
     return record
 
 
-def _record(decoded: DecodedImage, digests: dict[str, str], pdq: PdqResult, oriented: str | None, dihedral: bool):
+def _record(
+    decoded: DecodedImage,
+    digests: dict[str, str],
+    pdq: PdqResult,
+    oriented: str | None,
+    dihedral: bool,
+    variants: dict[str, dict] | None = None,
+):
     record = {
         "ok": True,
         "media": "image",
@@ -233,6 +263,9 @@ def _record(decoded: DecodedImage, digests: dict[str, str], pdq: PdqResult, orie
         record["pdq_oriented"] = oriented
     if dihedral:
         record["pdq_dihedral"] = pdq.dihedral
+    if variants is not None:
+        # {} when asked for but the picture's PDQ quality is too low for variants (variants.py)
+        record["pdq_variants"] = variants
     return record
 
 
@@ -243,15 +276,22 @@ def image_record(
     mode: Mode = "full",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     decoded_rgba: np.ndarray | None = None,
+    variants: bool = False,
 ) -> dict:
     """Every hash of one image file. Raises LocalhashError for a file that cannot be hashed.
 
     `decoded_rgba` lets another decoder supply a JPEG's pixels as a contiguous (rows, cols, 4)
     array: the browser's libjpeg-turbo decodes as platforms' pipelines do (see web/MESSAGES.md).
     Everything else (format, size, EXIF, digests, typed errors) still comes from this file's bytes.
+    `variants` adds `pdq_variants`, the PDQ of the picture as apps re-frame it (variants.py).
     """
     prepared = prepare_image(
-        data, dihedral=dihedral, mode=mode, max_pixels=max_pixels, pixels_from_elsewhere=decoded_rgba is not None
+        data,
+        dihedral=dihedral,
+        mode=mode,
+        max_pixels=max_pixels,
+        pixels_from_elsewhere=decoded_rgba is not None,
+        variants=variants,
     )
     return finish_image(prepared, decoded_rgba)
 
@@ -262,7 +302,12 @@ def video_record(container: str, digests: dict[str, str]) -> dict:
 
 
 def hash_bytes(
-    data: bytes, *, dihedral: bool = False, mode: Mode = "full", max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    *,
+    dihedral: bool = False,
+    mode: Mode = "full",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    variants: bool = False,
 ) -> dict:
     """Like image_record, but failures come back as `{"ok": false, "error": {code, message}}`."""
     if mode not in MODES:
@@ -272,7 +317,7 @@ def hash_bytes(
         container = video_format(data[:VIDEO_SNIFF_BYTES])
         if container:
             return video_record(container, digest_bytes(data))
-        return image_record(data, dihedral=dihedral, mode=mode, max_pixels=max_pixels)
+        return image_record(data, dihedral=dihedral, mode=mode, max_pixels=max_pixels, variants=variants)
     except Exception as exc:
         return failure_record(exc)
 

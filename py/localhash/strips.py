@@ -16,6 +16,7 @@ from PIL import Image
 
 from .pdq import STRIP_PIXELS, PdqResult, PdqSweeps, strip_rows
 from .pixelcheck import PixelCheck, SampledRows, check_pixels
+from .variants import WorkingCopy
 
 StripRequest = tuple[int, int]  # (top, height)
 
@@ -28,6 +29,7 @@ class StripHashes:
     pdq: PdqResult | None = None
     pdq_oriented: str | None = None  # PDQ of the picture as the EXIF orientation turns it (not 1)
     grey: Image.Image | None = None  # convert("L") of the whole picture, for pHash, dHash and aHash
+    work: np.ndarray | None = None  # the working copy for variants (variants.py), turned; when asked for
 
 
 def _grey(strip: np.ndarray) -> np.ndarray:
@@ -43,6 +45,7 @@ def hash_strips(
     reference: Image.Image,
     dihedral: bool = False,
     strip_pixels: int = STRIP_PIXELS,
+    variants: bool = False,
 ) -> Generator[StripRequest, np.ndarray, StripHashes]:
     """Check and hash a (rows, cols) picture sent strip by strip, from the top. `reference` is the 1/8-scale
     picture the pixels are checked against (pixelcheck.py): libjpeg's of a JPEG, libavif's block means of an
@@ -55,6 +58,7 @@ def hash_strips(
     tops = range(0, rows, height)
     pdq = PdqSweeps(rows, cols, orientation)
     sampled = SampledRows((rows, cols, 4))
+    copy = WorkingCopy(rows, cols) if variants else None
     grey = np.empty((rows, cols), np.uint8)
     whole = None
     for top in tops:
@@ -64,6 +68,8 @@ def hash_strips(
         pdq.feed(strip[:, :, :3])
         grey[top : top + len(strip)] = _grey(strip)
         sampled.take(top, strip)
+        if copy is not None:
+            copy.feed(strip)
         whole = strip if len(tops) == 1 else None
     check = check_pixels(sampled, reference)
     if not check.passed:
@@ -72,7 +78,9 @@ def hash_strips(
         for top in reversed(tops):
             strip = whole if whole is not None else (yield top, min(height, rows - top))
             pdq.feed_second(strip[:, :, :3])
-    return StripHashes(check, *pdq.result(dihedral), Image.frombuffer("L", (cols, rows), grey, "raw", "L", 0, 1))
+    grey_image = Image.frombuffer("L", (cols, rows), grey, "raw", "L", 0, 1)
+    work = copy.picture(orientation) if copy is not None else None
+    return StripHashes(check, *pdq.result(dihedral), grey_image, work)
 
 
 def hash_array(rgba: np.ndarray, sweep: Generator[StripRequest, np.ndarray, StripHashes]) -> StripHashes:

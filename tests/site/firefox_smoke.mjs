@@ -1,7 +1,7 @@
 // Firefox smoke run for tests/site/test_firefox.py: Debian's firefox-esr driven by puppeteer-core
 // over WebDriver BiDi (no geckodriver, no downloaded browser).
 //
-//   node tests/site/firefox_smoke.mjs [--submit] URL [IMAGE...]
+//   node tests/site/firefox_smoke.mjs [--submit] [--variants] URL [IMAGE...]
 //
 // Loads URL, waits for window.localhash.ready, hashes each image with window.localhash.hashFile
 // (bytes read here, passed into the page as base64), with --submit then sends their hashes through
@@ -18,7 +18,8 @@ const DEADLINE_MS = 240_000; // the whole run; test_firefox.py waits 300 s
 
 const args = process.argv.slice(2);
 const submit = args.includes("--submit");
-const [url, ...images] = args.filter((a) => a !== "--submit");
+const variants = args.includes("--variants"); // hash with {variants: true, dihedral: true}
+const [url, ...images] = args.filter((a) => a !== "--submit" && a !== "--variants");
 if (!url) {
   console.error("usage: node tests/site/firefox_smoke.mjs URL [IMAGE...]");
   process.exit(2);
@@ -55,10 +56,14 @@ try {
   for (const image of images) {
     const b64 = readFileSync(image).toString("base64");
     records.push(
-      await page.evaluate(async (data) => {
-        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-        return await window.localhash.hashFile(new Blob([bytes]));
-      }, b64),
+      await page.evaluate(
+        async (data, options) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          return await window.localhash.hashFile(new Blob([bytes]), options);
+        },
+        b64,
+        variants ? { variants: true, dihedral: true } : {},
+      ),
     );
   }
   let submitted = null;

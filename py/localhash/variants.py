@@ -1,0 +1,164 @@
+"""PDQ of a picture as apps re-frame it on their own (issue 12): fitted into a square, portrait, story or
+landscape frame with bars or a blurred background, centre-cropped to one, or shown full screen on a phone.
+
+PDQ forgives recompression, resizing and colour changes, but not a picture moved by more than about 2% of
+the frame: a platform hashing a story made from the victim's photo gets a hash far from the photo's own. So
+the victim may also send the PDQ of the photo already placed in each of those frames. Every variant is made
+from one small working copy of the picture as people see it (turned by its orientation), never from the
+full-size pixels again, so that twelve variants cost about one full-size PDQ. `WorkingCopy` is fed the
+same RGB strips the full-size PDQ reads, natively and in the browser, so both make the same copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from .decode import apply_orientation
+from .hashtypes import PDQ_MIN_QUALITY
+from .pdq import pdq_hash
+
+# The working copy's longest side, at most: a box-averaged copy (an integer factor down). Measured on the
+# corpus photos over 1000 px (tests/core/test_variants.py prints it): variants made at this size are a
+# mean 1-5 bits (at most 12) from the same variants made at full size, as close as the photo's own PDQ
+# at this size is to its full-size PDQ (mean 2.2, at most 12); at 512 px they drift a mean 4-11 bits.
+WORKING_SIDE = 1024
+# A frame within 2% of the picture's own shape adds bars under 1% a side: its PDQ is the picture's.
+SAME_SHAPE = 0.02
+# The blurred background's Gaussian radius, as a share of the frame's longest side (apps blur heavily;
+# PDQ sees only the background's broad light and dark, which any strong blur keeps).
+BLUR_SHARE = 0.03
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One way apps re-frame a picture: `fit` with "bars" (black) or "blur" (the picture itself, enlarged
+    and blurred), or "fill" (centre crop), into `aspect` (width, height)."""
+
+    name: str
+    how: str
+    aspect: tuple[float, float]
+
+
+FRAMES = (
+    Frame("fit_1x1_bars", "bars", (1, 1)),
+    Frame("fit_4x5_bars", "bars", (4, 5)),
+    Frame("fit_9x16_bars", "bars", (9, 16)),
+    Frame("fit_16x9_bars", "bars", (16, 9)),
+    Frame("fit_phone_screen", "bars", (9, 19.5)),  # a full-screen phone viewer's screenshot
+    Frame("fit_1x1_blur", "blur", (1, 1)),
+    Frame("fit_4x5_blur", "blur", (4, 5)),
+    Frame("fit_9x16_blur", "blur", (9, 16)),
+    Frame("fit_16x9_blur", "blur", (16, 9)),
+    Frame("fill_1x1", "fill", (1, 1)),
+    Frame("fill_4x5", "fill", (4, 5)),
+    Frame("fill_9x16", "fill", (9, 16)),
+)
+VARIANT_NAMES = tuple(frame.name for frame in FRAMES)
+
+
+def working_factor(rows: int, cols: int) -> int:
+    """The integer factor the working copy is reduced by: its longest side <= WORKING_SIDE."""
+    return max(1, -(-max(rows, cols) // WORKING_SIDE))
+
+
+class WorkingCopy:
+    """A (rows, cols) picture's RGB pixels, box-averaged by `working_factor`, fed as strips of rows from the
+    top in any heights: each output pixel is the rounded mean of its factor x factor block (of the pixels
+    there are, at the right and bottom edges), exactly as if the whole picture had been reduced at once."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        self.rows, self.cols = rows, cols
+        self.factor = working_factor(rows, cols)
+        self._out = np.empty((-(-rows // self.factor), -(-cols // self.factor), 3), np.uint8)
+        self._done = 0  # output rows written
+        self._carry = np.empty((0, cols, 3), np.uint8)
+        self.fed = 0  # the picture's rows fed so far: the first row of the strip it wants next
+
+    def feed(self, strip: np.ndarray) -> None:
+        """The picture's next rows, (height, cols, 3 or more) uint8; channels past the third are ignored."""
+        self.fed += len(strip)
+        rows = np.concatenate([self._carry, strip[:, :, :3]]) if len(self._carry) else strip[:, :, :3]
+        whole = len(rows) // self.factor * self.factor
+        seen = self._done * self.factor + len(rows)
+        if seen == self.rows:  # the last strip: its partial block of rows too
+            whole = len(rows)
+        if whole:
+            self._reduce(rows[:whole])
+        self._carry = np.array(rows[whole:])
+
+    def _reduce(self, rows: np.ndarray) -> None:
+        f = self.factor
+        height, cols = rows.shape[:2]
+        out_rows, out_cols = -(-height // f), -(-cols // f)
+        padded = np.zeros((out_rows * f, out_cols * f, 3), np.uint32)
+        padded[:height, :cols] = rows
+        sums = padded.reshape(out_rows, f, out_cols, f, 3).sum(axis=(1, 3))
+        counts = np.outer(
+            np.minimum(f, height - np.arange(out_rows) * f), np.minimum(f, cols - np.arange(out_cols) * f)
+        )[:, :, None]
+        self._out[self._done : self._done + out_rows] = (sums + counts // 2) // counts
+        self._done += out_rows
+
+    def picture(self, orientation: int = 1) -> np.ndarray:
+        """The finished working copy, (rows, cols, 3) uint8, turned as the EXIF orientation says."""
+        if self._done != len(self._out):
+            raise ValueError(f"the working copy has {self._done} of {len(self._out)} rows")
+        return np.ascontiguousarray(apply_orientation(self._out, orientation))
+
+
+def working_copy(rgb: np.ndarray, orientation: int = 1) -> np.ndarray:
+    """WorkingCopy of a picture held whole."""
+    copy = WorkingCopy(*rgb.shape[:2])
+    copy.feed(rgb)
+    return copy.picture(orientation)
+
+
+def _frame_size(width: int, height: int, aspect: tuple[float, float], fit: bool) -> tuple[int, int]:
+    """The frame of that aspect a fit surrounds the picture with (or a fill cuts out of it)."""
+    ratio = aspect[0] / aspect[1]
+    wider = width / height > ratio
+    if wider == fit:
+        return width, max(1, round(width / ratio))
+    return max(1, round(height * ratio)), height
+
+
+def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
+    """The picture as `frame` re-frames it, or None when the frame is the picture's own shape."""
+    width, height = picture.size
+    ratio = frame.aspect[0] / frame.aspect[1]
+    if abs(width / height - ratio) <= SAME_SHAPE * ratio:
+        return None
+    if frame.how == "fill":
+        crop_width, crop_height = _frame_size(width, height, frame.aspect, fit=False)
+        left, top = (width - crop_width) // 2, (height - crop_height) // 2
+        return picture.crop((left, top, left + crop_width, top + crop_height))
+    frame_width, frame_height = _frame_size(width, height, frame.aspect, fit=True)
+    if frame.how == "bars":
+        canvas = Image.new("RGB", (frame_width, frame_height))
+    else:  # the picture enlarged to cover the frame, centred, blurred
+        scale = max(frame_width / width, frame_height / height)
+        cover = picture.resize((max(frame_width, round(width * scale)), max(frame_height, round(height * scale))))
+        left, top = (cover.width - frame_width) // 2, (cover.height - frame_height) // 2
+        canvas = cover.crop((left, top, left + frame_width, top + frame_height))
+        canvas = canvas.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(frame_width, frame_height)))
+    canvas.paste(picture, ((frame_width - width) // 2, (frame_height - height) // 2))
+    return canvas
+
+
+def pdq_variants(work: np.ndarray, original_quality: int) -> dict[str, dict]:
+    """{variant name: {"hash", "quality"}} of the working copy `work` (as people see it) in every frame that
+    differs from its own shape; {} for a picture whose PDQ quality is below PDQ_MIN_QUALITY (its variants
+    would match unrelated pictures as readily as the picture itself does)."""
+    if original_quality < PDQ_MIN_QUALITY:
+        return {}
+    picture = Image.fromarray(work, "RGB")
+    variants = {}
+    for frame in FRAMES:
+        pixels = framed(picture, frame)
+        if pixels is not None:
+            result = pdq_hash(np.asarray(pixels))
+            variants[frame.name] = {"hash": result.hash, "quality": result.quality}
+    return variants
