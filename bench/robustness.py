@@ -4,8 +4,9 @@ Applies app-like edits to real photos (the corpus's distinct photos by default, 
 `--photos DIR`), hashes each edited copy with Meta's pdqhash as a platform would, and prints, per edit
 family, the share of copies within Meta's threshold (31) of what the victim's device sent:
 - original: `pdq` (or `pdq_oriented`, the picture as people see it), as the site sent before variants;
-- +dihedral: also the 8 dihedral hashes the site sends when the person asks for mirrored copies;
-- +variants: also `pdq_variants` (localhash/variants.py).
+- +dihedral: also Meta's 7 derived dihedral hashes (`pdq_dihedral`, one DCT turned);
+- +turned: the original and `pdq_turned` instead: the same 7 copies hashed from really turned pixels;
+- +variants: +turned and `pdq_variants`, the re-framings (localhash/variants.py).
 Edit parameters are drawn from a seeded generator per photo, never tuned on the result. Then the false-match
 side: the distance from every photo's submitted set to every *other* photo's copies, how many fall within
 31, and the distribution of variants' distances to unrelated copies beside the originals'. Never asserts.
@@ -141,9 +142,10 @@ def bits(a: str, b: str) -> int:
 
 def submitted_sets(record: dict) -> dict[str, list[str]]:
     original = [record.get("pdq_oriented", record["pdq"])]
-    dihedral = original + list(record["pdq_dihedral"].values())
-    variants = dihedral + [v["hash"] for v in record["pdq_variants"].values()]
-    return {"original": original, "+dihedral": dihedral, "+variants": variants}
+    dihedral = original + [h for name, h in record["pdq_dihedral"].items() if name != "original"]
+    turned = original + [v["hash"] for v in record["pdq_turned"].values()]
+    variants = turned + [v["hash"] for v in record["pdq_variants"].values()]
+    return {"original": original, "+dihedral": dihedral, "+turned": turned, "+variants": variants}
 
 
 def main() -> int:
@@ -168,7 +170,7 @@ def main() -> int:
         rng = np.random.default_rng([SEED, index])
         for edit, (_, make) in EDITS.items():
             copies.append((index, edit, platform_pdq(make(seen, rng))))
-    levels = ("original", "+dihedral", "+variants")
+    levels = ("original", "+dihedral", "+turned", "+variants")
     print(f"\n{'edit':<24} {'family':<13} " + " ".join(f"{level:>13}" for level in levels) + "   nearest +variants")
     for edit, (family, _) in EDITS.items():
         caught = {level: [0, 0] for level in levels}  # [all photos, large ones]
@@ -190,7 +192,7 @@ def main() -> int:
     unrelated: dict[str, list[int]] = {"originals": [], "variants": []}
     false_matches = 0
     for index, (_, _, sets) in enumerate(photos):
-        variants = sets["+variants"][len(sets["+dihedral"]) :]
+        variants = sets["+variants"][1:]  # the turned copies and the re-framings
         for other, _, copy in copies:
             if other == index:
                 continue

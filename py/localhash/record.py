@@ -25,7 +25,7 @@ from .imagehash_compat import imagehash_all, imagehash_of_grey
 from .pdq import STRIP_PIXELS, PdqResult, pdq_hash_reference_cli, pdq_of_strips
 from .pixelcheck import check_pixels
 from .strips import StripHashes, hash_array, hash_strips
-from .variants import WorkingCopy, pdq_variants, working_copy
+from .variants import WorkingCopy, pdq_turned, pdq_variants, working_copy
 
 Mode = Literal["full", "reference-cli"]
 MODES = ("full", "reference-cli")
@@ -47,9 +47,14 @@ def _pdq_in_memory(pixels: np.ndarray, orientation: int, mode: Mode, dihedral: b
     return pdq_of_strips(lambda top, height: pixels[top : top + height], *pixels.shape[:2], orientation, dihedral)
 
 
+def _copies(work: np.ndarray, quality: int) -> dict[str, dict]:
+    """The record's fields for the copies apps make, from the working copy (variants.py)."""
+    return {"pdq_variants": pdq_variants(work, quality), "pdq_turned": pdq_turned(work, quality)}
+
+
 def _variants_in_memory(rgb: np.ndarray, orientation: int, quality: int) -> dict[str, dict]:
-    """variants.pdq_variants of RGB pixels held whole, as people see them."""
-    return pdq_variants(working_copy(rgb, orientation), quality)
+    """_copies of RGB pixels held whole, as people see them."""
+    return _copies(working_copy(rgb, orientation), quality)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def strips_record(prepared: PreparedImage, found: StripHashes, whole_decode_max_
         )
     else:
         decoded = prepared.decoded
-        variants = pdq_variants(found.work, found.pdq.quality) if found.work is not None else None
+        variants = _copies(found.work, found.pdq.quality) if found.work is not None else None
         record = _record(decoded, prepared.digests, found.pdq, found.pdq_oriented, prepared.dihedral, variants)
         record.update(imagehash_of_grey(found.grey))
     record.update(source)
@@ -231,7 +236,7 @@ def _image_hashes(
             return strip
 
         pdq, oriented = pdq_of_strips(read, image.height, cols, decoded.orientation, dihedral)
-        found = pdq_variants(copy.picture(decoded.orientation), pdq.quality) if copy is not None else None
+        found = _copies(copy.picture(decoded.orientation), pdq.quality) if copy is not None else None
     record = _record(decoded, digests, pdq, oriented, dihedral, found)
     record.update(imagehash_all(decoded.image))
     return record
@@ -243,7 +248,7 @@ def _record(
     pdq: PdqResult,
     oriented: str | None,
     dihedral: bool,
-    variants: dict[str, dict] | None = None,
+    copies: dict[str, dict] | None = None,
 ):
     record = {
         "ok": True,
@@ -263,9 +268,9 @@ def _record(
         record["pdq_oriented"] = oriented
     if dihedral:
         record["pdq_dihedral"] = pdq.dihedral
-    if variants is not None:
-        # {} when asked for but the picture's PDQ quality is too low for variants (variants.py)
-        record["pdq_variants"] = variants
+    if copies is not None:
+        # pdq_variants and pdq_turned; each {} when asked for but the picture's PDQ quality is too low
+        record.update(copies)
     return record
 
 

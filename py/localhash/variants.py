@@ -57,6 +57,12 @@ FRAMES = (
     Frame("fill_9x16", "fill", (9, 16)),
 )
 VARIANT_NAMES = tuple(frame.name for frame in FRAMES)
+# Turned and mirrored copies, hashed from the really turned pixels of the working copy, under the names of
+# Meta's dihedral hashes (pdq.DIHEDRAL_NAMES), which derive them from one DCT instead (pdqhash's
+# compute_dihedral): {name: the EXIF orientation whose transform makes that copy (decode.apply_orientation)},
+# found by hashing Meta's turned bridge photos (tests/core/test_variants.py). Derived hashes are 0-8 bits from
+# the turned pixels' at 1600 px but drift to 16-108 at 256 px (issue 12); these stay as near as the copy is.
+TURNS = {"rot90": 8, "rot180": 3, "rot270": 6, "flipx": 4, "flipy": 2, "flipplus1": 5, "flipminus1": 7}
 
 
 def working_factor(rows: int, cols: int) -> int:
@@ -146,6 +152,18 @@ def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
         canvas = canvas.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(frame_width, frame_height)))
     canvas.paste(picture, ((frame_width - width) // 2, (frame_height - height) // 2))
     return canvas
+
+
+def pdq_turned(work: np.ndarray, original_quality: int) -> dict[str, dict]:
+    """{Meta's dihedral name: {"hash", "quality"}} of the working copy `work` (as people see it) really turned
+    or mirrored (TURNS); {} below PDQ_MIN_QUALITY, as for pdq_variants."""
+    if original_quality < PDQ_MIN_QUALITY:
+        return {}
+    turned = {}
+    for name, orientation in TURNS.items():
+        result = pdq_hash(np.ascontiguousarray(apply_orientation(work, orientation)))
+        turned[name] = {"hash": result.hash, "quality": result.quality}
+    return turned
 
 
 def pdq_variants(work: np.ndarray, original_quality: int) -> dict[str, dict]:

@@ -198,3 +198,38 @@ def test_variants_from_the_working_copy_stay_near_variants_from_the_full_size_pi
             apart[name, frame.name] = hamming_hex(full, record["pdq_variants"][frame.name]["hash"])
     print(sorted(apart.values()))
     assert max(apart.values()) <= 12 and np.mean(list(apart.values())) <= 5
+
+
+def test_turned_copies_are_hashed_from_turned_pixels_under_metas_dihedral_names():
+    """pdq_turned[name] is near Meta's derived pdq_dihedral[name] on a 1600 px photo (the same copy), and
+    nearer than it to the copy a platform hashes on a 256 px one, where derived hashes drift."""
+    require_corpus()
+    bridge = Image.open(PDQ_IMAGES / "reg-test-input/dih/bridge-1-original.jpg").convert("RGB")
+    record = hash_bytes(
+        (PDQ_IMAGES / "reg-test-input/dih/bridge-1-original.jpg").read_bytes(), dihedral=True, variants=True
+    )
+    assert set(record["pdq_turned"]) == set(record["pdq_dihedral"]) - {"original"}
+    for name, turned in record["pdq_turned"].items():
+        assert hamming_hex(turned["hash"], record["pdq_dihedral"][name]) <= 10, name
+    # Meta's own turned copies of the photo: each is nearest the turned hash of its name
+    for copy, name in (
+        ("bridge-2-rotate-90.jpg", "rot90"),
+        ("bridge-5-flipx.jpg", "flipx"),  # Meta's flipx turns the picture upside down
+        ("bridge-6-flipy.jpg", "flipy"),  # and flipy mirrors it left to right
+        ("bridge-7-flip-plus-1.jpg", "flipplus1"),
+    ):
+        platform = reference_pdq(Image.open(PDQ_IMAGES / "reg-test-input/dih" / copy))
+        assert hamming_hex(platform, record["pdq_turned"][name]["hash"]) <= 10, copy
+    small = io.BytesIO()
+    bridge.resize((256, 161), Image.LANCZOS).save(small, "PNG")
+    record = hash_bytes(small.getvalue(), dihedral=True, variants=True)
+    seen = Image.open(small)
+    apart = {}
+    for name, orientation in (("flipy", Image.Transpose.FLIP_LEFT_RIGHT), ("rot90", Image.Transpose.ROTATE_90)):
+        platform = reference_pdq(seen.transpose(orientation))
+        apart[name] = (
+            hamming_hex(platform, record["pdq_turned"][name]["hash"]),
+            hamming_hex(platform, record["pdq_dihedral"][name]),
+        )
+    print(apart)
+    assert all(turned <= 4 and turned <= derived for turned, derived in apart.values()), apart

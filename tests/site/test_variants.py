@@ -1,5 +1,5 @@
-"""Variants in the browser (issue 12): the PDQ of the picture as apps re-frame it, computed in Chromium, Firefox
-and WebKit, equal to the native CLI's on corpus photos of every decoder path (the browser's JPEG, Pillow's PNG,
+"""Variants in the browser (issue 12): the PDQ of the picture as apps re-frame and turn it, computed in Chromium,
+Firefox and WebKit, equal to the native CLI's on corpus photos of every decoder path (the browser's JPEG, Pillow's PNG,
 a turned JPEG, libheif's HEIC, the browser's AVIF)."""
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def differences(records: list[dict], files) -> dict:
     for path, record in zip(files, records, strict=True):
         native = hash_bytes(path.read_bytes(), variants=True, dihedral=True)
         assert record["ok"] and native["ok"], (path.name, record)
-        if record.get("pdq_variants") != native["pdq_variants"]:
-            found[path.name] = (record.get("pdq_variants"), native["pdq_variants"])
+        for field in ("pdq_variants", "pdq_turned"):
+            if record.get(field) != native[field]:
+                found[path.name, field] = (record.get(field), native[field])
     return found
 
 
