@@ -127,14 +127,20 @@ def main() -> int:
         sys.exit("localhash needs python3 >= 3.11")
     if len(sys.argv) > 1 and sys.argv[1] in EXTRA_ARGS_COMMANDS:  # the rest goes to pytest / the bench
         return EXTRA_ARGS_COMMANDS[sys.argv[1]](sys.argv[2:])
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint", default="api/", help="submission endpoint written to config.json and the CSP")
-    parser.add_argument("--out", default="dist", help="where to build the site (default dist/)")
+    # --endpoint and --out work before the command (as build.py always took them) and after it (as the
+    # README writes them): SUPPRESS keeps a subcommand's parser from overwriting a value given before it.
+    site_options = argparse.ArgumentParser(add_help=False)
+    endpoint_help = "submission endpoint written to config.json and the CSP (default api/)"
+    site_options.add_argument("--endpoint", default=argparse.SUPPRESS, help=endpoint_help)
+    site_options.add_argument("--out", default=argparse.SUPPRESS, help="where to build the site (default dist/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[site_options]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("build", help="assemble dist/")
+    commands.add_parser("build", help="assemble dist/", parents=[site_options])
     verify = commands.add_parser("verify", help="check a built site against its manifest.json")
     verify.add_argument("site")
-    serve = commands.add_parser("serve", help="build, then serve on 127.0.0.1")
+    serve = commands.add_parser("serve", help="build, then serve on 127.0.0.1", parents=[site_options])
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -145,6 +151,8 @@ def main() -> int:
     commands.add_parser("test", help="set up .venv/, run ruff and the whole test suite (extra args go to pytest)")
     commands.add_parser("bench", help="print benchmark ratios measured in one run")
     args = parser.parse_args()
+    args.endpoint = getattr(args, "endpoint", "api/")
+    args.out = getattr(args, "out", "dist")
     return COMMANDS[args.command](args)
 
 

@@ -372,9 +372,11 @@ def test_default_build_connects_only_to_its_own_origin(dist):
         assert origins_in(csp) == set()
 
 
-def test_endpoint_option_writes_config_and_adds_only_that_origin_to_connect_src(tmp_path):
+@pytest.mark.parametrize("after", [True, False], ids=["options_after_the_command", "options_before_it"])
+def test_endpoint_option_writes_config_and_adds_only_that_origin_to_connect_src(tmp_path, after):
     out = tmp_path / "mirror"
-    result = build_cli("--endpoint", ENDPOINT, "--out", str(out), "build")
+    options = ["--endpoint", ENDPOINT, "--out", str(out)]
+    result = build_cli(*(["build", *options] if after else [*options, "build"]))  # the README writes them after
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads((out / "config.json").read_text()) == {"endpoint": ENDPOINT}
     for csp in (meta_csp(out), header_csp(out)):
