@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import imagehash
 import numpy as np
 import pytest
@@ -42,3 +44,21 @@ def test_the_written_out_median_equals_numpys_to_the_bit():
     for values in arrays:
         ours, numpys = median_of_even(values), np.median(values)
         assert ours.tobytes() == np.float64(numpys).tobytes(), values
+
+
+def test_where_phash_differs_from_imagehash_a_picture_without_detail_whose_bits_are_noise():
+    """The README's caveat, its example: on a picture whose low-frequency DCT coefficients are all zero (a flat
+    grey, a picture cut in two halves), pHash compares zeros with a median of zero. scipy's DCT (imagehash)
+    gives exact zeros, so every bit but one is 0; our DCT, a matrix product, gives float noise around zero
+    (1e-14), so the bits follow the noise. Neither says anything about the picture (PDQ calls the flat one
+    quality 0). dHash and aHash compare pixels, not coefficients, and agree."""
+    halves = np.repeat((np.arange(64) >= 32).astype(np.uint8)[None, :] * 255, 64, axis=0)
+    for picture in (Image.new("RGB", (64, 64), (128, 128, 128)), Image.fromarray(halves).convert("RGB")):
+        data = io.BytesIO()
+        picture.save(data, "PNG")
+        record = hash_bytes(data.getvalue())
+        assert record["phash"] != str(imagehash.phash(picture))
+        assert record["dhash"] == str(imagehash.dhash(picture))
+        assert record["ahash"] == str(imagehash.average_hash(picture))
+    flat = Image.new("RGB", (64, 64), (128, 128, 128))
+    assert str(imagehash.phash(flat)) == "8000000000000000"
