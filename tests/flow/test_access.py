@@ -1,6 +1,6 @@
-"""Accessibility and devices: axe-core on every step in every language, no sideways scrolling on a
-phone or at 200% zoom, screenshots of every step at 360x740 and 1280x800, and the whole flow by
-keyboard alone with a visible focus."""
+"""Accessibility and devices: axe-core on every step in every language, in the light and the dark colour
+scheme, no sideways scrolling on a phone or at 200% zoom, screenshots of every step at 360x740 and 1280x800
+(and dark at 360x740), and the whole flow by keyboard alone with a visible focus."""
 
 from __future__ import annotations
 
@@ -40,13 +40,26 @@ def horizontal_overflow(page: Page) -> int:
 
 
 def check_screen(page: Page, name: str, artifacts, problems: list[str]) -> None:
-    """axe in every language, raw keys, reflow at phone size and 200% zoom, screenshots at both sizes."""
+    """axe in every language and both colour schemes, raw keys, reflow at phone size and 200% zoom,
+    screenshots at both sizes (and the dark scheme at phone size)."""
     for lang in LANGUAGES:
         page.select_option("#lang", lang)
         expect(page.locator("html")).to_have_attribute("lang", lang)
         page.set_viewport_size({"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]})
         for violation in serious_violations(page):
             problems.append(f"{name} [{lang}]: {violation}")
+        light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        page.emulate_media(color_scheme="dark")  # the page's own dark scheme (style.css prefers-color-scheme)
+        if page.evaluate("getComputedStyle(document.body).backgroundColor") == light:
+            problems.append(f"{name} [{lang}]: the dark scheme did not apply")
+        for violation in serious_violations(page):
+            problems.append(f"{name} [{lang}, dark]: {violation}")
+        width, height = SIZES["phone"]
+        page.set_viewport_size({"width": width, "height": height})
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=artifacts / f"{name}-{lang}-{width}x{height}-dark.png", full_page=True)
+        page.emulate_media(color_scheme="light")
+        page.set_viewport_size({"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]})
         leftover = RAW_KEY.findall(page.inner_text("body"))
         if leftover:
             problems.append(f"{name} [{lang}]: untranslated keys {leftover}")
