@@ -120,12 +120,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 COMMANDS = {"build": cmd_build, "verify": cmd_verify, "serve": cmd_serve}
 EXTRA_ARGS_COMMANDS = {"test": cmd_test, "bench": cmd_bench}
+EXTRA_ARGS_HELP = {
+    "test": "usage: build.py test [PYTEST ARGS...]\n\nSets up .venv/, the browsers, nginx and node_modules/ as pinned,"
+    " runs ruff, then pytest with PYTEST ARGS (`.venv/bin/python -m pytest --help` lists them).",
+    "bench": "usage: build.py bench [ARGS...]\n\nRuns, in turn, bench/" + ", bench/".join(BENCHMARKS) + ", each given"
+    " ARGS, and prints ratios measured in this one run. A script alone takes its own options"
+    " (e.g. `.venv/bin/python bench/robustness.py --photos DIR`).",
+}
 
 
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036  build.py runs on whatever python3 the machine has
         sys.exit("localhash needs python3 >= 3.11")
     if len(sys.argv) > 1 and sys.argv[1] in EXTRA_ARGS_COMMANDS:  # the rest goes to pytest / the bench
+        if sys.argv[2:] in (["-h"], ["--help"]):
+            print(EXTRA_ARGS_HELP[sys.argv[1]])
+            return 0
         return EXTRA_ARGS_COMMANDS[sys.argv[1]](sys.argv[2:])
     # --endpoint and --out work before the command (as build.py always took them) and after it (as the
     # README writes them): SUPPRESS keeps a subcommand's parser from overwriting a value given before it.

@@ -408,3 +408,20 @@ def test_csp_has_no_unsafe_inline_or_eval_and_only_wasm_eval(dist):
         assert csp["default-src"] == ["'self'"] and csp["worker-src"] == ["'self'"]
     assert "frame-ancestors" not in meta_csp(dist), "ignored in <meta>; sent as a header"
     assert header_csp(dist)["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.parametrize(
+    ("command", "listed"),
+    [
+        ("build", ["--endpoint", "--out"]),
+        ("serve", ["--endpoint", "--out", "--host", "--port", "--database"]),
+        ("verify", ["site"]),
+        ("test", ["PYTEST ARGS"]),
+        ("bench", ["bench/robustness.py"]),
+    ],
+)
+def test_every_command_has_help_listing_its_options(command, listed):
+    result = build_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: build.py {command}")
+    assert all(option in result.stdout for option in listed), result.stdout
