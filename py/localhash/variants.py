@@ -30,6 +30,7 @@ SAME_SHAPE = 0.02
 # The blurred background's Gaussian radius, as a share of the frame's longest side (apps blur heavily;
 # PDQ sees only the background's broad light and dark, which any strong blur keeps).
 BLUR_SHARE = 0.03
+BLUR_SCALE = 4
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,32 @@ class WorkingCopy:
         self._carry = np.array(rows[whole:])
 
     def _reduce(self, rows: np.ndarray) -> None:
+        """Box-average `rows` (a whole number of blocks high, or the picture's last rows): sums down each
+        block's rows, then across its columns, with no padded or widened copy of the rows."""
         f = self.factor
         height, cols = rows.shape[:2]
         out_rows, out_cols = -(-height // f), -(-cols // f)
-        padded = np.zeros((out_rows * f, out_cols * f, 3), np.uint32)
-        padded[:height, :cols] = rows
-        sums = padded.reshape(out_rows, f, out_cols, f, 3).sum(axis=(1, 3))
+        whole_rows, whole_cols = height // f, cols // f
+        # Adding strided views of whole rows (then columns) is 1.5-2x faster than numpy's sum over an axis.
+        # uint16 holds a column of f <= 257 samples of 255; the factor stays under 17 up to 2^28 px.
+        down = np.empty((out_rows, cols, 3), np.uint32)
+        block_rows = rows[: whole_rows * f]
+        if whole_rows:
+            first = block_rows[0::f].astype(np.uint16)
+            for row in range(1, f):
+                first += block_rows[row::f]
+            down[:whole_rows] = first
+        if out_rows > whole_rows:
+            down[whole_rows] = rows[whole_rows * f :].sum(axis=0, dtype=np.uint32)
+        sums = np.empty((out_rows, out_cols, 3), np.uint32)
+        block_cols = down[:, : whole_cols * f]
+        if whole_cols:
+            across = block_cols[:, 0::f].copy()
+            for col in range(1, f):
+                across += block_cols[:, col::f]
+            sums[:, :whole_cols] = across
+        if out_cols > whole_cols:
+            sums[:, whole_cols] = down[:, whole_cols * f :].sum(axis=1)
         counts = np.outer(
             np.minimum(f, height - np.arange(out_rows) * f), np.minimum(f, cols - np.arange(out_cols) * f)
         )[:, :, None]
@@ -144,12 +165,15 @@ def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
     frame_width, frame_height = _frame_size(width, height, frame.aspect, fit=True)
     if frame.how == "bars":
         canvas = Image.new("RGB", (frame_width, frame_height))
-    else:  # the picture enlarged to cover the frame, centred, blurred
-        scale = max(frame_width / width, frame_height / height)
-        cover = picture.resize((max(frame_width, round(width * scale)), max(frame_height, round(height * scale))))
-        left, top = (cover.width - frame_width) // 2, (cover.height - frame_height) // 2
-        canvas = cover.crop((left, top, left + frame_width, top + frame_height))
-        canvas = canvas.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(frame_width, frame_height)))
+    else:  # the picture enlarged to cover the frame, centred, blurred: made at 1/BLUR_SCALE of the frame's
+        # size and enlarged (a blur that wide leaves nothing a quarter-size copy cannot hold), 5x cheaper
+        small_width, small_height = max(1, frame_width // BLUR_SCALE), max(1, frame_height // BLUR_SCALE)
+        scale = max(small_width / width, small_height / height)
+        cover = picture.resize((max(small_width, round(width * scale)), max(small_height, round(height * scale))))
+        left, top = (cover.width - small_width) // 2, (cover.height - small_height) // 2
+        background = cover.crop((left, top, left + small_width, top + small_height))
+        background = background.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(small_width, small_height)))
+        canvas = background.resize((frame_width, frame_height), Image.BILINEAR)
     canvas.paste(picture, ((frame_width - width) // 2, (frame_height - height) // 2))
     return canvas
 
