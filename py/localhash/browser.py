@@ -89,10 +89,18 @@ class _SuppliedPixels:
     gives a first row (>= 0), the worker fills `strip`, a (rows, cols, 4) array, with the picture's rows from
     that one on, so that a 200 MP photo never sits whole in wasm memory (strips.py). `record()` then gives
     the record: the pixels' hashes when they passed the check, else the fallback decode's
-    (record.strips_record).
+    (record.strips_record). Constructing a job runs its `_open` (what it learns from the file's bytes alone);
+    `error` is then the typed error record of a file that cannot be hashed, or None.
     """
 
-    def __init__(self, data, dihedral: bool, mode: str, variants: bool, strip_pixels: int) -> None:
+    def __init__(
+        self,
+        data,
+        dihedral: bool = False,
+        mode: str = "full",
+        variants: bool = False,
+        strip_pixels: int = STRIP_PIXELS,
+    ) -> None:
         self.data = _as_bytes(data)
         self.dihedral, self.mode, self.variants = bool(dihedral), str(mode), bool(variants)
         self.strip_pixels = int(strip_pixels)
@@ -102,6 +110,13 @@ class _SuppliedPixels:
         self._sweep = None
         self._buffer: np.ndarray | None = None
         self._found = None
+        try:
+            self._open()
+        except Exception as exc:
+            self.error = failure_record(exc)
+
+    def _open(self) -> None:
+        raise NotImplementedError
 
     def begin(self, width: int, height: int) -> bool:
         """False when the decoded picture is not the file's size (a browser that turned it after all)."""
@@ -148,28 +163,17 @@ class JpegJob(_SuppliedPixels):
     `record.image_record(data, decoded_rgba=...)`.
     """
 
-    def __init__(
-        self,
-        data,
-        dihedral: bool = False,
-        mode: str = "full",
-        variants: bool = False,
-        strip_pixels: int = STRIP_PIXELS,
-    ) -> None:
-        super().__init__(data, dihedral, mode, variants, strip_pixels)
-        try:
-            # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
-            whole = self.mode == "reference-cli"
-            self.prepared = prepare_image(
-                self.data,
-                dihedral=self.dihedral,
-                mode=self.mode,
-                pixels_from_elsewhere=True,
-                variants=self.variants,
-                **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
-            )
-        except Exception as exc:
-            self.error = failure_record(exc)
+    def _open(self) -> None:
+        # reference-cli mode holds the whole picture (Meta's CLI samples all of it), not strips
+        whole = self.mode == "reference-cli"
+        self.prepared = prepare_image(
+            self.data,
+            dihedral=self.dihedral,
+            mode=self.mode,
+            pixels_from_elsewhere=True,
+            variants=self.variants,
+            **({"max_pixels": WHOLE_DECODE_MAX_PIXELS} if whole else {}),
+        )
 
     def record_without_pixels(self, code: str, message: str) -> dict:
         """Pillow's record of the file, saying why the browser's pixels were not used."""
@@ -193,27 +197,17 @@ class AvifJob(_SuppliedPixels):
     check, or there are none (`record_without_pixels`), libavif's are hashed and the record says so.
     """
 
-    def __init__(
-        self,
-        data,
-        dihedral: bool = False,
-        mode: str = "full",
-        variants: bool = False,
-        strip_pixels: int = STRIP_PIXELS,
-    ) -> None:
-        super().__init__(data, dihedral, mode, variants, strip_pixels)
-        self.boxes = None
-        self._reference: np.ndarray | None = None
-        try:
-            if self.mode not in MODES:
-                raise ValueError(f"mode must be one of {MODES}")
-            if not self.data:
-                raise LocalhashError(EMPTY_FILE, "the file is empty")
-            self.boxes = read_picture_boxes(self.data)
-            check_size(*self.boxes.shown_size, WHOLE_DECODE_MAX_PIXELS)  # libavif decodes it whole
-            self._digests = digest_bytes(self.data)
-        except Exception as exc:
-            self.error = failure_record(exc)
+    boxes = None
+    _reference: np.ndarray | None = None
+
+    def _open(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if not self.data:
+            raise LocalhashError(EMPTY_FILE, "the file is empty")
+        self.boxes = read_picture_boxes(self.data)
+        check_size(*self.boxes.shown_size, WHOLE_DECODE_MAX_PIXELS)  # libavif decodes it whole
+        self._digests = digest_bytes(self.data)
 
     def reference(self, width: int, height: int) -> np.ndarray | None:
         if (int(width), int(height)) != (self.boxes.width, self.boxes.height):
