@@ -72,8 +72,8 @@ def pillow_record(browser, site):
     return record
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_a_faulty_browser_decoder_is_caught_and_pillows_record_is_given(browser, site, pillow_record, fault):
+def hash_with_fault(browser, site, fault: str, data: bytes) -> tuple[dict, list[str]]:
+    """The record of `data` from a fresh page whose createImageBitmap has `fault`, and the page's errors."""
     context = browser.new_context()
     page = context.new_page()
     errors = []
@@ -81,8 +81,14 @@ def test_a_faulty_browser_decoder_is_caught_and_pillows_record_is_given(browser,
     page.goto(site.url)
     page.evaluate(FAULTY_DECODER, [fault, base64.b64encode(OTHER.read_bytes()).decode()])
     page.evaluate("window.localhash.ready")
-    record = hash_in_page(page, FILE.read_bytes())
+    record = hash_in_page(page, data)
     context.close()
+    return record, errors
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_faulty_browser_decoder_is_caught_and_pillows_record_is_given(browser, site, pillow_record, fault):
+    record, errors = hash_with_fault(browser, site, fault, FILE.read_bytes())
     assert record["decoded_by"] == "pillow", record.get("pixel_check")
     assert record["pixel_check"]["code"] in FAULTS[fault], record["pixel_check"]
     assert {k: v for k, v in record.items() if k not in ("decoded_by", "pixel_check")} == pillow_record
@@ -108,15 +114,7 @@ AVIF_FAULTS = {**FAULTS, "cannot decode": {"not_decoded"}}
 @pytest.mark.parametrize("fault", AVIF_FAULTS)
 def test_a_faulty_browser_avif_decoder_is_caught_and_libavifs_record_is_given(browser, site, avif_samples, fault):
     sample = next(s for s in avif_samples if s.path.name == "0-RGB-q90.avif")
-    context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(site.url)
-    page.evaluate(FAULTY_DECODER, [fault, base64.b64encode(OTHER.read_bytes()).decode()])
-    page.evaluate("window.localhash.ready")
-    record = hash_in_page(page, sample.path.read_bytes())
-    context.close()
+    record, errors = hash_with_fault(browser, site, fault, sample.path.read_bytes())
     assert record.pop("decoded_by") == "libavif", record.get("pixel_check")
     assert record.pop("pixel_check")["code"] in AVIF_FAULTS[fault]
     native = hash_bytes(sample.path.read_bytes())
