@@ -93,6 +93,14 @@ def serve_with_bank(site: Path, host: str, port: int, endpoint: str, database: s
 
     from hashbank.app import create_app
     from hashbank.config import Config
+    from hashbank.schema import SchemaMismatch
+    from hashbank.store import Store
+
+    try:  # an empty database gets the schema; one at another version is refused with what to run
+        Store(database, read_threads=1).close()
+    except SchemaMismatch as exc:
+        here = f"PYTHONPATH=py .venv/bin/python -m hashbank --database {database} migrate"
+        raise SystemExit(f"{database}: {exc.message}\n(from this checkout: {here})") from None
 
     config = Config(
         database=database,

@@ -1,4 +1,8 @@
-"""python -m hashbank [--database PATH-OR-URL] serve | partner add NAME | partner list | partner revoke NAME."""
+"""hashbank [--database PATH-OR-URL] serve | migrate | partner add NAME | partner list | partner revoke NAME.
+
+(`python -m hashbank` is the same command.) Every command prints JSON; errors go to stderr as
+{"ok": false, "error": {"code", "message"}} with a non-zero exit status.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .config import DEFAULT_DATABASE, ENV_CONFIG, Config
+from .schema import SchemaMismatch
 
 
 def app_from_env():
@@ -19,10 +24,16 @@ def app_from_env():
     return create_app(Config.from_env())
 
 
+def _error(code: str, message: str) -> int:
+    print(json.dumps({"ok": False, "error": {"code": code, "message": message}}), file=sys.stderr)
+    return 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .store import Store
 
     origins = list(args.cors_origin or [])
     origins += [o for o in re.split(r"[\s,]+", os.environ.get("HASHBANK_CORS_ORIGINS", "")) if o]
@@ -34,8 +45,11 @@ def _serve(args: argparse.Namespace) -> int:
         scrypt_n=args.scrypt_n,
     )
     if args.scrypt_n < 2 or args.scrypt_n & (args.scrypt_n - 1):
-        print(json.dumps({"ok": False, "error": {"code": "usage", "message": "--scrypt-n must be a power of 2"}}))
+        _error("usage", "--scrypt-n must be a power of 2")
         return 2
+    # Opened once here, before uvicorn: an empty database gets its schema, and a database at another
+    # schema version stops the command with what to run, instead of every worker failing to start.
+    Store(args.database, read_threads=1).close()
     # access_log=False: uvicorn would otherwise log every client's address and request line.
     common = {"host": args.host, "port": args.port, "access_log": False, "server_header": False}
     if args.workers > 1:
@@ -61,10 +75,22 @@ def _partner(args: argparse.Namespace) -> int:
             revoke_partner(store, args.name)
             print(json.dumps({"name": args.name, "revoked": True}))
     except ValueError as exc:
-        print(json.dumps({"ok": False, "error": {"code": "usage", "message": str(exc)}}), file=sys.stderr)
-        return 1
+        return _error("usage", str(exc))
     finally:
         store.close()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .schema import migrate
+    from .store import connect, dialect_of, run_write
+
+    conn = connect(args.database)
+    try:
+        report = run_write(conn, dialect_of(args.database), 0, migrate)
+    finally:
+        conn.close()
+    print(json.dumps(report))
     return 0
 
 
@@ -96,6 +122,10 @@ def parser() -> argparse.ArgumentParser:
         default=Config.scrypt_n,
         help=f"scrypt cost N for new PIN hashes, a power of 2 (default {Config.scrypt_n}; README: PINs)",
     )
+    commands.add_parser(
+        "migrate",
+        help="bring the database to this hashbank's schema version, in one transaction (back it up first)",
+    )
     partner = commands.add_parser("partner", help="manage platforms' keys")
     actions = partner.add_subparsers(dest="action", required=True)
     actions.add_parser("add", help="create a partner and print its keys, once").add_argument("name")
@@ -106,4 +136,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return _serve(args) if args.command == "serve" else _partner(args)
+    command = {"serve": _serve, "migrate": _migrate, "partner": _partner}[args.command]
+    try:
+        return command(args)
+    except SchemaMismatch as exc:
+        return _error(exc.code, exc.message)

@@ -7,7 +7,7 @@ from typing import Any
 from .credentials import CASE_NUMBER_LENGTH
 from .partners import MAX_FEEDBACKS, MAX_TAG_LENGTH, MAX_TAGS
 from .signals import FEED_TYPES, FEEDBACK_VALUES
-from .validation import CONSENTS, MAX_HASHES
+from .validation import CONSENTS, HASH_KINDS, MAX_HASHES
 
 HEX = {"pdq": 64, "md5": 32, "sha256": 64}
 CASE_STATUSES = ["received", "active", "withdrawn"]
@@ -44,10 +44,16 @@ def _hash_schema(kind: str) -> dict:
     }
     if kind == "pdq":
         properties["quality"] = {"type": "integer", "minimum": 0, "maximum": 100}
+        properties["kind"] = KIND
     return {"type": "object", "additionalProperties": False, "required": ["type", "value"], "properties": properties}
 
 
 PIN = {"type": "string", "pattern": "^[0-9]{6,32}$", "description": "6 to 32 digits"}
+KIND = {
+    "enum": sorted(HASH_KINDS),
+    "description": "what the PDQ hash is of: the picture as shown (original), as stored before its EXIF turn"
+    " (oriented), turned or mirrored (rot90, flipx, ...), or placed in an app's frame (fit_9x16_bars, fill_1x1, ...)",
+}
 PIN_BODY = {
     "required": True,
     "content": {
@@ -123,6 +129,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": {"enum": list(HEX)},
                         "value": {"type": "string"},
                         "quality": {"type": "integer"},
+                        "kind": KIND,
                         "feedback": {
                             "type": "array",
                             "items": {
@@ -154,7 +161,15 @@ SCHEMAS: dict[str, Any] = {
     "HashRecord": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["lastModtimestamp", "signalType", "hashValue", "hashStatus", "caseNumbers", "CSPFeedbacks"],
+        "required": [
+            "lastModtimestamp",
+            "signalType",
+            "hashValue",
+            "hashStatus",
+            "caseNumbers",
+            "caseKinds",
+            "CSPFeedbacks",
+        ],
         "properties": {
             "lastModtimestamp": {"type": "integer"},
             "signalType": {"enum": list(FEED_TYPES)},
@@ -164,6 +179,12 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "internal case UUID -> that case's status (never a victim's case number)",
                 "additionalProperties": {"enum": STOPNCII_CASE_STATUSES},
+            },
+            "caseKinds": {
+                "type": "object",
+                "description": "localhash's addition (StopNCII's client ignores it): internal case UUID -> what this"
+                " hash is of in that case, for the cases that said (older cases did not)",
+                "additionalProperties": KIND,
             },
             "CSPFeedbacks": {
                 "type": "array",

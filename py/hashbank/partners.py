@@ -115,16 +115,16 @@ def _page(tx: Tx, keys: tuple[str, str], position: tuple[int, int], types: tuple
     more = len(rows) > size
     rows = rows[:size]
     ids = [row[0] for row in rows]
-    links: dict[int, list[tuple[int, str, str]]] = {}
+    links: dict[int, list[tuple[int, str, str, str | None]]] = {}
     feedback: dict[int, list[tuple[str, str, str]]] = {}
     if ids:
         where, params = tx.in_list("ch.hash_id", ids)
-        for hash_id, case_id, case_uuid, status in tx.all(
-            "SELECT ch.hash_id, c.id, c.uuid, c.status FROM case_hashes ch JOIN cases c ON c.id = ch.case_id"
+        for hash_id, case_id, case_uuid, status, kind in tx.all(
+            "SELECT ch.hash_id, c.id, c.uuid, c.status, ch.kind FROM case_hashes ch JOIN cases c ON c.id = ch.case_id"
             f" WHERE {where}",
             params,
         ):
-            links.setdefault(hash_id, []).append((case_id, case_uuid, status))
+            links.setdefault(hash_id, []).append((case_id, case_uuid, status, kind))
         where, params = tx.in_list("f.hash_id", ids)
         for hash_id, source, value, tags in tx.all(
             "SELECT f.hash_id, p.name, f.value, f.tags FROM feedback f JOIN partners p ON p.id = f.partner_id"
@@ -143,13 +143,17 @@ def _activate(tx: Tx, case_ids: list[int]) -> None:
     )
 
 
-def _record_json(row: tuple, links: list[tuple[int, str, str]], feedback: list[tuple[str, str, str]]) -> str:
+def _record_json(
+    row: tuple, links: list[tuple[int, str, str, str | None]], feedback: list[tuple[str, str, str]]
+) -> str:
     """One hash record as JSON text, assembled directly: a page is 800 of these, and building
     dicts for json.dumps took longer than the queries. Only the partner-chosen strings (names,
     tags) need escaping; every other value is hex, a UUID, a number or one of our constants."""
     _, signal, value, last_modified = row
-    cases, held = [], False
-    for _, case_uuid, status in links:
+    cases, kinds, held = [], [], False
+    for _, case_uuid, status, kind in links:
+        if kind is not None:  # a validated name (validation.HASH_KINDS): nothing to escape
+            kinds.append(f'"{case_uuid}":"{kind}"')
         # Being delivered now makes a received case active (see _activate).
         if status == "withdrawn":
             cases.append(f'"{case_uuid}":"Withdrawn"')
@@ -163,7 +167,7 @@ def _record_json(row: tuple, links: list[tuple[int, str, str]], feedback: list[t
     return (
         f'{{"lastModtimestamp":{last_modified},"signalType":"{signal}","hashValue":"{value}",'
         f'"hashStatus":"{"Active" if held else "Withdrawn"}","caseNumbers":{{{",".join(cases)}}},'
-        f'"CSPFeedbacks":[{opinions}]}}'
+        f'"caseKinds":{{{",".join(kinds)}}},"CSPFeedbacks":[{opinions}]}}'
     )
 
 
@@ -189,7 +193,7 @@ async def fetch_hashes(request: Request) -> Response:
     # is the last (lastModtimestamp, id) handed out, so a page is an index range scan.
     position = decode_token(token) if token else (start, -1)
     page = await store.read(_page, keys, position, types, size)
-    received = sorted({case_id for links in page["links"].values() for case_id, _, s in links if s == "received"})
+    received = sorted({case_id for links in page["links"].values() for case_id, _, s, _ in links if s == "received"})
     if received:
         await store.write(_activate, received)
     rows, links, feedback = page["rows"], page["links"], page["feedback"]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from localhash.errors import LocalhashError
 from localhash.hashtypes import HASH_TYPES
+from localhash.match import KINDS
 
 from .credentials import PIN_PATTERN
 from .errors import ApiError, bad_request
@@ -19,6 +20,10 @@ PARTNER_BODY_LIMIT = 1024 * 1024
 MAX_HASHES = 200
 CASE_HASH_TYPES = ("pdq", "md5", "sha256")  # what the site sends; vpdq later
 CONSENTS = ("adult", "depicted", "intimate", "share_hashes")
+# What a PDQ hash is of, when the client says (localhash's names): the picture as shown ("original"), as
+# stored before its EXIF turn ("oriented"), turned or mirrored ("rot90", "flipx", ...), or put in an app's
+# frame ("fit_9x16_bars", "fill_1x1", ...). Partners may review or threshold each kind on its own.
+HASH_KINDS = KINDS
 
 
 class _Duplicate(ValueError):
@@ -86,11 +91,13 @@ def is_int(value: Any) -> bool:
 @dataclass(frozen=True)
 class CaseRequest:
     pin: str
-    hashes: tuple[tuple[str, str, int | None], ...]  # (type, canonical value, quality), no repeats
+    hashes: tuple[tuple[str, str, int | None, str | None], ...]  # (type, canonical value, quality, kind), no repeats
 
     def canonical(self) -> bytes:
-        """What a retry must repeat exactly to count as the same submission."""
-        return json.dumps([self.pin, sorted(self.hashes, key=lambda h: (h[0], h[1]))]).encode()
+        """What a retry must repeat exactly to count as the same submission. A hash without a kind
+        is spelled as before kinds existed, so a retry across an upgrade is still recognised."""
+        spelled = [list(h) if h[3] is not None else list(h[:3]) for h in self.hashes]
+        return json.dumps([self.pin, sorted(spelled, key=lambda h: (h[0], h[1]))]).encode()
 
 
 def parse_case(body: Any) -> CaseRequest:
@@ -107,22 +114,28 @@ def parse_case(body: Any) -> CaseRequest:
         raise bad_request("no_hashes", "hashes must hold at least one hash")
     if len(raw) > MAX_HASHES:
         raise bad_request("too_many_hashes", f"at most {MAX_HASHES} hashes per case")
-    seen: dict[tuple[str, str], int | None] = {}
+    seen: dict[tuple[str, str], tuple[int | None, str | None]] = {}
     for index, item in enumerate(raw):
         where = f"hashes[{index}]"
-        item = fields(item, where, ("type", "value"), ("quality",))
-        kind = item["type"]
-        if kind not in CASE_HASH_TYPES:
+        item = fields(item, where, ("type", "value"), ("quality", "kind"))
+        hash_type = item["type"]
+        if hash_type not in CASE_HASH_TYPES:
             raise bad_request("unsupported_type", f"{where}.type must be one of {', '.join(CASE_HASH_TYPES)}")
         try:
-            value = HASH_TYPES[kind].validate(item["value"])
+            value = HASH_TYPES[hash_type].validate(item["value"])
         except LocalhashError as exc:
             raise bad_request("invalid_hash", f"{where}: {exc.message}") from None
+        for field in ("quality", "kind"):
+            if field in item and hash_type != "pdq":
+                raise bad_request("unknown_field", f"{where}: {field} applies to pdq hashes only")
         quality = item.get("quality")
-        if "quality" in item:
-            if kind != "pdq":
-                raise bad_request("unknown_field", f"{where}: quality applies to pdq hashes only")
-            if not is_int(quality) or not 0 <= quality <= 100:
-                raise bad_request("invalid_quality", f"{where}.quality must be an integer from 0 to 100")
-        seen.setdefault((kind, value), quality)
-    return CaseRequest(pin, tuple((kind, value, quality) for (kind, value), quality in seen.items()))
+        if "quality" in item and (not is_int(quality) or not 0 <= quality <= 100):
+            raise bad_request("invalid_quality", f"{where}.quality must be an integer from 0 to 100")
+        kind = item.get("kind")
+        if "kind" in item and (not isinstance(kind, str) or kind not in HASH_KINDS):
+            raise bad_request(
+                "invalid_kind", f"{where}.kind must be one of localhash's names (original, rot90, fit_1x1_bars, ...)"
+            )
+        # One picture can give the same hash twice (a symmetric photo turned): the first word on it stays.
+        seen.setdefault((hash_type, value), (quality, kind))
+    return CaseRequest(pin, tuple((t, value, quality, kind) for (t, value), (quality, kind) in seen.items()))

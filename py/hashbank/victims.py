@@ -51,7 +51,7 @@ def _insert_case(
     tx: Tx,
     number_hash: str,
     pin_hash: str,
-    hashes: tuple[tuple[str, str, int | None], ...],
+    hashes: tuple[tuple[str, str, int | None, str | None], ...],
     idempotency: tuple[str, str, str] | None,
 ) -> tuple[str, str] | None:
     """Store one case and its hashes; returns the earlier (mac, sealed number) instead when a
@@ -68,8 +68,8 @@ def _insert_case(
     # Sorted, so that concurrent writers (several processes on PostgreSQL) lock rows in one order.
     ordered = sorted(hashes, key=lambda h: (h[1], h[0]))
     params: list[Any] = []
-    for kind, value, _ in ordered:
-        params += [SIGNAL_TYPE[kind], value, tx.now]
+    for hash_type, value, _, _ in ordered:
+        params += [SIGNAL_TYPE[hash_type], value, tx.now]
     # A hash another case already holds gets a new last_modified: partners see the new case.
     rows = tx.all(
         "INSERT INTO hashes (signal_type, value, last_modified) VALUES "
@@ -80,8 +80,8 @@ def _insert_case(
     )
     ids = {(HASH_TYPE[signal], value): hash_id for hash_id, signal, value in rows}
     tx.many(
-        "INSERT INTO case_hashes (case_id, hash_id, quality) VALUES (?, ?, ?)",
-        [(case_id, ids[(kind, value)], quality) for kind, value, quality in ordered],
+        "INSERT INTO case_hashes (case_id, hash_id, quality, kind) VALUES (?, ?, ?, ?)",
+        [(case_id, ids[(hash_type, value)], quality, kind) for hash_type, value, quality, kind in ordered],
     )
     if idempotency is not None:
         tx.run("DELETE FROM idempotency WHERE created_at < ?", (tx.now - IDEMPOTENCY_SECONDS,))
@@ -185,8 +185,8 @@ def _status(tx: Tx, case_id: int) -> dict:
     _pin_ok(tx, case_id)
     status, status_at = tx.one("SELECT status, status_at FROM cases WHERE id = ?", (case_id,))
     hashes = tx.all(
-        "SELECT h.id, h.signal_type, h.value, ch.quality FROM case_hashes ch JOIN hashes h ON h.id = ch.hash_id"
-        " WHERE ch.case_id = ? ORDER BY h.id",
+        "SELECT h.id, h.signal_type, h.value, ch.quality, ch.kind"
+        " FROM case_hashes ch JOIN hashes h ON h.id = ch.hash_id WHERE ch.case_id = ? ORDER BY h.id",
         (case_id,),
     )
     feedback: dict[int, dict[str, tuple[str, int]]] = {}
@@ -198,7 +198,7 @@ def _status(tx: Tx, case_id: int) -> dict:
         feedback.setdefault(hash_id, {})[partner] = (value, at)
     partners = [name for (name,) in tx.all("SELECT name FROM partners WHERE revoked_at IS NULL ORDER BY name")]
     out = []
-    for hash_id, signal, value, quality in hashes:
+    for hash_id, signal, value, quality, kind in hashes:
         given = feedback.get(hash_id, {})
         entries = []
         for partner in sorted(set(partners) | set(given)):
@@ -210,6 +210,8 @@ def _status(tx: Tx, case_id: int) -> dict:
         item: dict[str, Any] = {"type": HASH_TYPE[signal], "value": value}
         if quality is not None:
             item["quality"] = quality
+        if kind is not None:  # cases from before kinds were kept (schema v1) have none
+            item["kind"] = kind
         item["feedback"] = entries
         out.append(item)
     return {"status": status, "status_changed": iso(status_at), "hashes": out}

@@ -118,6 +118,38 @@ def test_a_resubmitted_hash_is_published_again_with_both_cases(bank):
     assert record.hashStatus == StopNCIICaseStatus.Active and len(record.caseNumbers) == 2
 
 
+def test_each_hash_keeps_what_it_is_of_for_partners_and_the_victim(bank):
+    """A variant is delivered with its kind (caseKinds, per case: one hash can be an original in one
+    case and a variant in another), the StopNCII client still reads every record, and the victim's
+    status names the kind of each hash."""
+    keys = bank.add_partner()
+    shared = hex_of(5, 64)
+    first = bank.new_case(
+        [
+            {**pdq(1), "kind": "original"},
+            {**pdq(2), "kind": "rot90"},
+            {"type": "pdq", "value": shared, "quality": 80, "kind": "fit_9x16_blur"},
+            {"type": "md5", "value": "d" * 32},
+        ]
+    )
+    second = bank.new_case([{"type": "pdq", "value": shared, "quality": 80, "kind": "original"}, pdq(3)])
+    raw = bank.fetch(keys).json()["hashRecords"]
+    by_value = {r["hashValue"]: r for r in raw}
+    assert list(by_value[hex_of(1, 64)]["caseKinds"].values()) == ["original"]
+    assert list(by_value[hex_of(2, 64)]["caseKinds"].values()) == ["rot90"]
+    assert sorted(by_value[shared]["caseKinds"].values()) == ["fit_9x16_blur", "original"]
+    assert set(by_value[shared]["caseKinds"]) == set(by_value[shared]["caseNumbers"])  # the same case UUIDs
+    assert by_value[hex_of(3, 64)]["caseKinds"] == {} and by_value["d" * 32]["caseKinds"] == {}
+
+    records, _ = everything(client_for(bank, keys))  # Meta's client, unmodified, ignores the addition
+    assert {r.hashValue for r in records.values()} == set(by_value)
+
+    kinds = {h["value"]: h.get("kind") for h in bank.status(first).json()["hashes"]}
+    assert kinds == {hex_of(1, 64): "original", hex_of(2, 64): "rot90", shared: "fit_9x16_blur", "d" * 32: None}
+    kinds = {h["value"]: h.get("kind") for h in bank.status(second).json()["hashes"]}
+    assert kinds == {shared: "original", hex_of(3, 64): None}
+
+
 def test_keys(bank):
     keys = bank.add_partner("Platform")
     bank.new_case()
