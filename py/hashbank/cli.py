@@ -1,4 +1,5 @@
-"""hashbank [--database PATH-OR-URL] serve | migrate | partner add NAME | partner list | partner revoke NAME.
+"""hashbank [--database PATH-OR-URL] serve | migrate | backup PATH | restore PATH [--overwrite]
+| partner add NAME | partner list | partner revoke NAME.
 
 (`python -m hashbank` is the same command.) Every command prints JSON; errors go to stderr as
 {"ok": false, "error": {"code", "message"}} with a non-zero exit status.
@@ -94,6 +95,22 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_or_restore(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup, restore
+
+    try:
+        if args.command == "backup":
+            done = backup(args.database, Path(args.path))
+        else:
+            done = restore(Path(args.path), args.database, overwrite=args.overwrite)
+    except BackupError as exc:
+        return _error(exc.code, exc.message)
+    except OSError as exc:  # a full disk, a folder we may not write: said as data, never a traceback
+        return _error("os_error", str(exc))
+    print(json.dumps(done))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m hashbank", description=__doc__)
     top.add_argument(
@@ -131,12 +148,21 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("add", help="create a partner and print its keys, once").add_argument("name")
     actions.add_parser("list", help="list partners (no keys: only their hashes are stored)")
     actions.add_parser("revoke", help="revoke a partner's keys (403 from then on)").add_argument("name")
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite bank, consistent while it serves, into PATH (PostgreSQL: pg_dump, README)"
+    )
+    backup.add_argument("path", help="the backup file (replaced only once the new copy is complete and checked)")
+    restore = commands.add_parser("restore", help="copy a backup into --database, checked before and after")
+    restore.add_argument("path", help="a file `hashbank backup` wrote")
+    restore.add_argument("--overwrite", action="store_true", help="replace a database that already holds cases")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    command = {"serve": _serve, "migrate": _migrate, "partner": _partner}[args.command]
+    commands = {"serve": _serve, "migrate": _migrate, "partner": _partner}
+    commands |= {"backup": _backup_or_restore, "restore": _backup_or_restore}
+    command = commands[args.command]
     try:
         return command(args)
     except SchemaMismatch as exc:
