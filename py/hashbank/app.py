@@ -12,6 +12,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +23,8 @@ from . import openapi
 from .config import Config
 from .context import Bank
 from .errors import ApiError, error_response
+from .health import HealthCheck
+from .metrics import BankMetrics, CountRequests, metrics_endpoint
 from .partners import fetch_hashes, submit_feedback
 from .static import SiteFiles
 from .store import Store
@@ -83,8 +86,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
 def create_app(
     config: Config | None = None, static_dir: Path | None = None, static_headers: dict[str, str] | None = None
 ) -> Starlette:
-    """The hash bank as an ASGI app: the victim API under /api, the partner API under /v1, and
-    when `static_dir` is given (here or in config) that folder at / with `static_headers`."""
+    """The hash bank as an ASGI app: the victim API under /api, the partner API under /v1, /healthz and
+    /metrics for operators, and when `static_dir` is given (here or in config) that folder at / with
+    `static_headers`."""
     config = config or Config()
     if static_dir is not None:
         config = replace(config, static_dir=Path(static_dir))
@@ -123,12 +127,19 @@ def create_app(
             Route("/SubmitFeedback", submit_feedback, methods=["POST"]),
         ]
     )
-    routes = [Mount("/api", app=AddHeaders(victim, API_HEADERS)), Mount("/v1", app=AddHeaders(partner, API_HEADERS))]
+    metrics = BankMetrics()
+    routes = [
+        Route("/healthz", HealthCheck().respond, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(metrics, config.metrics_token), methods=["GET"]),
+        Mount("/api", app=AddHeaders(victim, API_HEADERS)),
+        Mount("/v1", app=AddHeaders(partner, API_HEADERS)),
+    ]
     if config.static_dir is not None:
         site = SiteFiles(directory=config.static_dir, cache_rules=config.static_cache_rules)
         routes.append(Mount("/", app=AddHeaders(site, config.static_headers)))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(CountRequests, metrics=metrics)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )

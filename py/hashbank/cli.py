@@ -11,10 +11,12 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from .config import DEFAULT_DATABASE, ENV_CONFIG, Config
+from .config import DEFAULT_DATABASE, ENV_CONFIG, ENV_METRICS_TOKEN, Config
 from .schema import SchemaMismatch
 
 
@@ -34,6 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .metrics import MIN_TOKEN_LENGTH, MULTIPROC_ENV
     from .store import Store
 
     origins = list(args.cors_origin or [])
@@ -48,6 +51,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.scrypt_n < 2 or args.scrypt_n & (args.scrypt_n - 1):
         _error("usage", "--scrypt-n must be a power of 2")
         return 2
+    if config.metrics_token is not None and len(config.metrics_token) < MIN_TOKEN_LENGTH:
+        message = f"{ENV_METRICS_TOKEN} must be at least {MIN_TOKEN_LENGTH} characters"
+        _error("usage", message)
+        return 2
     # Opened once here, before uvicorn: an empty database gets its schema, and a database at another
     # schema version stops the command with what to run, instead of every worker failing to start.
     Store(args.database, read_threads=1).close()
@@ -55,7 +62,13 @@ def _serve(args: argparse.Namespace) -> int:
     common = {"host": args.host, "port": args.port, "access_log": False, "server_header": False}
     if args.workers > 1:
         os.environ[ENV_CONFIG] = config.to_env()
-        uvicorn.run("hashbank.cli:app_from_env", factory=True, workers=args.workers, **common)
+        # The workers count into files in a folder of this run's own, so that a scrape answered by any of them
+        # sums them all (hashbank/metrics.py); one from an earlier run would add its counts: never reused.
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="hashbank-metrics-")
+        try:
+            uvicorn.run("hashbank.cli:app_from_env", factory=True, workers=args.workers, **common)
+        finally:
+            shutil.rmtree(os.environ.pop(MULTIPROC_ENV), ignore_errors=True)
     else:
         uvicorn.run(create_app(config), **common)
     return 0

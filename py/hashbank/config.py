@@ -9,6 +9,8 @@ from pathlib import Path
 
 DEFAULT_DATABASE = "data/hashbank.sqlite3"
 ENV_CONFIG = "HASHBANK_CONFIG"  # how `serve --workers N` hands the config to each worker process
+# In the environment, not a command-line option: a process's arguments are readable by every local user (ps).
+ENV_METRICS_TOKEN = "HASHBANK_METRICS_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Config:
     scrypt_p: int = 1
     # Threads that read the database (each with its own connection).
     read_threads: int = 4
+    # GET /metrics answers only `Authorization: Bearer <this>`; unset, /metrics is 404 (hashbank/metrics.py).
+    metrics_token: str | None = field(default_factory=lambda: os.environ.get(ENV_METRICS_TOKEN) or None, repr=False)
 
     def to_env(self) -> str:
         data = asdict(self)

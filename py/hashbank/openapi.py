@@ -33,6 +33,7 @@ def _errors(*statuses: int) -> dict:
         415: "body is not application/json",
         422: "a consent is not true",
         429: "rate limited or locked after wrong PINs; see Retry-After",
+        503: "the database did not answer in time",
     }
     return {str(s): _json(_ref("Error"), words[s]) for s in statuses}
 
@@ -259,7 +260,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "localhash hash bank",
             "version": "1",
-            "description": "Victim API under /api/v1; partner API in the StopNCII shape under /v1.",
+            "description": "Victim API under /api/v1; partner API in the StopNCII shape under /v1;"
+            " /healthz and /metrics for the operator.",
         },
         "paths": {
             "/api/v1/cases": {
@@ -340,12 +342,38 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Whether the database answers a read and a write transaction within 2 s",
+                    "responses": {
+                        "200": _json({"const": {"ok": True}}, "the database answers"),
+                        **_errors(503),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Counts and latencies, Prometheus text; 404 unless HASHBANK_METRICS_TOKEN is set",
+                    "security": [{"metricsToken": []}],
+                    "responses": {
+                        "200": {
+                            "description": "the exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": _json(_ref("Error"), "missing or wrong token"),
+                        "404": _json(_ref("Error"), "metrics are off: no token is set"),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
                 "subscriptionKey": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"},
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},
             },
         },
     }

@@ -70,16 +70,18 @@ def test_every_acknowledged_case_survives_kill_9(database, tmp_path):
         restarted.stop()
 
 
-def test_schemathesis_finds_no_server_error(database, tmp_path):
+def test_schemathesis_finds_no_server_error(database, tmp_path, monkeypatch):
     add = hashbank(database, "partner", "add", "Fuzzer")
     keys = json.loads(add.stdout)
+    token = "fuzzer-metrics-token-0123456789"
+    monkeypatch.setenv("HASHBANK_METRICS_TOKEN", token)  # /metrics on, so the fuzzer reaches past its 404
     server = ServerProcess(database, tmp_path / "server.log", "--create-limit", "0")
     try:
         # One real case, named in every status/withdraw call, so generated PINs reach the PIN check,
         # the attempt counter and the lockout instead of stopping at 404.
         created = requests.post(server.url + "/api/v1/cases", json=case_body(), timeout=10)
         (tmp_path / "schemathesis.toml").write_text(f'[parameters]\n"path.case" = "{created.json()["case_number"]}"\n')
-        headers = partner_headers(keys)
+        headers = {**partner_headers(keys), "Authorization": f"Bearer {token}"}
         run = subprocess.run(
             [
                 str(ROOT / ".venv" / "bin" / "st") if (ROOT / ".venv" / "bin" / "st").exists() else "st",
