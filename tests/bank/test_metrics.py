@@ -291,4 +291,4 @@ def test_serve_refuses_a_short_metrics_token(tmp_path):
         env=env,
         timeout=60,
     )
-    assert done.returncode == 2 and '"usage"' in done.stdout and "HASHBANK_METRICS_TOKEN" in done.stdout
+    assert done.returncode == 2 and '"usage"' in done.stderr and "HASHBANK_METRICS_TOKEN" in done.stderr
