@@ -157,10 +157,40 @@
     for (const type of ["dragover", "drop"]) document.addEventListener(type, (event) => event.preventDefault());
   }
 
+  // The review's "copies apps make": each picture without variants is hashed again, with them. The
+  // new record replaces the old only when it is of the same picture (equal PDQ and digests: the file
+  // is read again, and one changed meanwhile must not slip in); otherwise the old record stays and
+  // the entry says its variants failed. onProgress(done, total) follows the pictures.
+  async function makeVariants(onProgress) {
+    const wanted = (e) => e.state === "ok" && e.record.media !== "video" && !e.record.pdq_variants && !e.variantsFailed;
+    const todo = entries.filter(wanted);
+    let done = 0;
+    onProgress(done, todo.length);
+    await Promise.all(
+      todo.map(async (entry) => {
+        let record = null;
+        try {
+          record = await window.localhash.hashFile(entry.file, { dihedral: true, variants: true });
+        } catch {
+          record = null; // the worker failed: the entry keeps its record
+        }
+        const same = record?.ok && ["pdq", "pdq_oriented", "md5", "sha256"].every((k) => record[k] === entry.record[k]);
+        if (same && record.pdq_variants) {
+          entry.record = record;
+          entry.item.dataset.record = JSON.stringify(record);
+        } else {
+          entry.variantsFailed = true;
+        }
+        onProgress(++done, todo.length);
+      }),
+    );
+  }
+
   ui.files = {
     setUp,
     add,
     problem,
+    makeVariants,
     ready: () => entries.filter((e) => e.state === "ok"),
     all: () => entries.slice(),
     forget() {

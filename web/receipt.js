@@ -37,7 +37,7 @@
     ];
     for (const hash of created.hashes) {
       const quality = hash.quality === undefined ? "" : ` (${t("receipt.quality", { quality: hash.quality })})`;
-      lines.push(`${hash.type} ${hash.value}${quality}`);
+      lines.push(`${hash.type} ${hash.value}${quality}${hash.kind ? ` ${hash.kind}` : ""}`);
     }
     const url = new URL(".", document.baseURI).href;
     lines.push("", t("receipt.where", { url }), t("receipt.warning"), "");

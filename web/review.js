@@ -10,15 +10,17 @@
   const PIN = /^[0-9]{6,32}$/; // what the bank accepts (py/hashbank/credentials.py)
   let prepared = null; // {text, key}: the last submission tried, and its Idempotency-Key
   let sending = false;
+  let making = false; // the variants are being made
+  const options = () => ({ dihedral: $("dihedral").checked, variants: $("variants").checked });
   const $ = (id) => document.getElementById(id);
 
   // Every hash of every fingerprinted file, each once, in the shape the bank takes.
   function hashes() {
-    const dihedral = $("dihedral").checked;
+    const chosen = options();
     const seen = new Set();
     const out = [];
     for (const entry of ui.files.ready()) {
-      for (const hash of window.localhash.hashesOf(entry.record, { dihedral })) {
+      for (const hash of window.localhash.hashesOf(entry.record, chosen)) {
         const id = `${hash.type}:${hash.value}`;
         if (seen.has(id)) continue;
         seen.add(id);
@@ -37,7 +39,7 @@
     const { setText } = ui.i18n;
     const list = $("review-files");
     list.replaceChildren();
-    const dihedral = $("dihedral").checked;
+    const chosen = options();
     for (const entry of ui.files.all()) {
       const item = document.createElement("li");
       const name = document.createElement("span");
@@ -50,11 +52,17 @@
         setText(note, "review.failed");
         item.className = "error";
       } else {
-        setText(note, "review.file.count", { count: window.localhash.hashesOf(entry.record, { dihedral }).length });
+        setText(note, "review.file.count", { count: window.localhash.hashesOf(entry.record, chosen).length });
         if (Number.isInteger(entry.record.pdq_quality) && entry.record.pdq_quality < MIN_QUALITY) {
           const warning = document.createElement("span");
           warning.className = "warning low-quality";
           setText(warning, "review.lowquality", { quality: entry.record.pdq_quality });
+          item.append(warning);
+        }
+        if (chosen.variants && entry.variantsFailed) {
+          const warning = document.createElement("span");
+          warning.className = "warning variants-failed";
+          setText(warning, "review.variants.failed");
           item.append(warning);
         }
       }
@@ -62,7 +70,25 @@
     }
   }
 
+  // Variants are made only when asked for (they cost about twice a picture's own fingerprint), for
+  // every picture that has none yet: also for files added after the box was ticked.
+  async function makeVariants() {
+    if (making || !$("variants").checked) return;
+    const status = $("variants-status");
+    let made = 0;
+    making = true;
+    await ui.files.makeVariants((done, total) => {
+      made = total;
+      if (total) ui.i18n.setText(status, "review.variants.progress", { done, total });
+    });
+    making = false;
+    if (!made) return; // nothing was missing: nothing to show again
+    ui.i18n.setText(status, "review.variants.done");
+    render();
+  }
+
   function render() {
+    makeVariants();
     renderFiles();
     const body = bodyWithoutPin();
     $("sent-json").textContent = JSON.stringify(body, null, 2);
@@ -72,9 +98,13 @@
   }
 
   function reviewNext() {
+    if (making) {
+      ui.i18n.setText($("review-error"), "review.variants.wait");
+      return;
+    }
     if (bodyWithoutPin().hashes.length > MAX_HASHES) {
       ui.i18n.setText($("review-error"), "review.toomany", { max: MAX_HASHES });
-      $("dihedral").focus();
+      $($("variants").checked ? "variants" : "dihedral").focus();
       return;
     }
     ui.show("pin");
@@ -136,6 +166,10 @@
 
   function setUp() {
     $("dihedral").addEventListener("change", render);
+    $("variants").addEventListener("change", () => {
+      ui.i18n.clear($("variants-status"));
+      render();
+    });
     $("review-next").addEventListener("click", reviewNext);
     $("pin-form").addEventListener("submit", (event) => {
       event.preventDefault(); // the form is never submitted: send() posts the allow-listed JSON

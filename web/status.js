@@ -10,6 +10,10 @@
     withdrawn: "status.state.withdrawn",
   };
   const TYPE_KEYS = { pdq: "type.pdq", md5: "type.md5", sha256: "type.sha256" };
+  // What a hash is of (the bank's "kind"): the picture, or a copy the victim asked to protect too.
+  const TURNS = ["rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"];
+  const KIND_KEYS = { original: "kind.original", oriented: "kind.oriented" };
+  const kindKey = (kind) => KIND_KEYS[kind] || (TURNS.includes(kind) ? "kind.turned" : "kind.framed");
   const REPORT_KEYS = { blocked: "report.blocked", not_blocked: "report.not_blocked", pending: "report.pending" };
   let opened = null; // {caseNumber, pin} of the case shown
   let busy = false;
@@ -38,6 +42,11 @@
     setText(title, TYPE_KEYS[hash.type] || "type.sha256");
     const value = element("code", "hash-value");
     value.textContent = hash.value;
+    const kind = element("span", "hash-kind");
+    if (typeof hash.kind === "string") {
+      setText(kind, kindKey(hash.kind));
+      kind.dataset.kind = hash.kind;
+    }
     const reports = element("ul");
     for (const report of hash.feedback || []) {
       const line = element("li", `report ${report.result}`);
@@ -49,7 +58,7 @@
       setText(line, "report.none");
       reports.append(line);
     }
-    item.append(title, " ", value, reports);
+    item.append(title, " ", kind, " ", value, reports);
     return item;
   }
 

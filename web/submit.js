@@ -1,12 +1,14 @@
 // The submission shim: the ONLY code that sends anything over the network after the site has
 // loaded. It posts JSON to the endpoint named in config.json, and the JSON is rebuilt here from an
-// allow-list: for each hash its type, value and (PDQ) quality; the PIN and the four consents the
-// person gave. Nothing else from a record (no filename, size, dimensions or EXIF) can pass.
+// allow-list: for each hash its type, value and (PDQ) quality and kind; the PIN and the four consents
+// the person gave. Nothing else from a record (no filename, size, dimensions or EXIF) can pass.
 (function () {
   "use strict";
 
   const HASH_FORMATS = { pdq: /^[0-9a-f]{64}$/, md5: /^[0-9a-f]{32}$/, sha256: /^[0-9a-f]{64}$/ };
   const CONSENTS = ["adult", "depicted", "intimate", "share_hashes"];
+  // What a PDQ hash is of, in localhash's names (py/localhash/match.py KINDS; the bank checks the list).
+  const KIND = /^[a-z][a-z0-9_]{0,31}$/;
 
   function allowListedHash(hash) {
     const type = String(hash.type);
@@ -14,6 +16,7 @@
     if (!HASH_FORMATS[type] || !HASH_FORMATS[type].test(value)) throw new TypeError(`not a valid ${type} hash`);
     const clean = { type, value };
     if (type === "pdq" && Number.isInteger(hash.quality) && hash.quality >= 0 && hash.quality <= 100) clean.quality = hash.quality;
+    if (type === "pdq" && typeof hash.kind === "string" && KIND.test(hash.kind)) clean.kind = hash.kind;
     return clean;
   }
 
@@ -24,14 +27,23 @@
     return clean;
   }
 
-  // The hashes of one record, in the shape buildCaseBody accepts.
-  function hashesOf(record, { dihedral = false } = {}) {
+  // The hashes of one record, in the shape buildCaseBody accepts, each saying what it is of (kind).
+  // dihedral: the 7 mirrored and rotated copies: hashes of the really turned pixels (pdq_turned) when
+  // the record has them (made with the variants), else Meta's derived ones (pdq_dihedral, made with
+  // every picture at no extra cost). variants: the picture as apps frame it (pdq_variants).
+  function hashesOf(record, { dihedral = false, variants = false } = {}) {
     if (!record || !record.ok) return [];
     const out = [];
-    if (record.pdq) out.push({ type: "pdq", value: record.pdq, quality: record.pdq_quality });
-    if (record.pdq_oriented) out.push({ type: "pdq", value: record.pdq_oriented, quality: record.pdq_quality });
-    if (dihedral && record.pdq_dihedral) {
-      for (const value of Object.values(record.pdq_dihedral)) out.push({ type: "pdq", value, quality: record.pdq_quality });
+    const pdq = (value, quality, kind) => out.push({ type: "pdq", value, quality, kind });
+    if (record.pdq) pdq(record.pdq, record.pdq_quality, "original");
+    if (record.pdq_oriented) pdq(record.pdq_oriented, record.pdq_quality, "oriented");
+    if (dihedral && record.pdq_turned && Object.keys(record.pdq_turned).length) {
+      for (const [name, turned] of Object.entries(record.pdq_turned)) pdq(turned.hash, turned.quality, name);
+    } else if (dihedral && record.pdq_dihedral) {
+      for (const [name, value] of Object.entries(record.pdq_dihedral)) pdq(value, record.pdq_quality, name);
+    }
+    if (variants && record.pdq_variants) {
+      for (const [name, framed] of Object.entries(record.pdq_variants)) pdq(framed.hash, framed.quality, name);
     }
     out.push({ type: "md5", value: record.md5 }, { type: "sha256", value: record.sha256 });
     const seen = new Set();

@@ -71,6 +71,11 @@ def wait_for_files(page: Page) -> list[dict]:
     return [json.loads(r) for r in page.eval_on_selector_all("#results li", "els => els.map(e => e.dataset.record)")]
 
 
+def records(page: Page) -> list[dict]:
+    """Every listed file's record as the page holds it now."""
+    return [json.loads(r) for r in page.eval_on_selector_all("#results li", "els => els.map(e => e.dataset.record)")]
+
+
 def file_item(page: Page, name: str):
     return page.locator("#results li", has=page.locator(".name", has_text=name))
 

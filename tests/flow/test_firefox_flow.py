@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from localhash.match import KINDS
 from site_build.system import ensure_node_modules
 from tests.conftest import ROOT, require_corpus
 
@@ -50,7 +51,9 @@ def test_the_flow_runs_in_firefox_in_the_browsers_language(firefox_flow):
 def test_what_the_bank_holds_is_what_the_page_showed(firefox_flow, served):
     shown = firefox_flow["shown"]
     assert list(shown) == ["hashes", "consent"]
-    assert all(set(h) <= {"type", "value", "quality"} for h in shown["hashes"])
+    # A hash's kind is one of localhash's fixed names: it can carry nothing of the picture.
+    assert all(set(h) <= {"type", "value", "quality", "kind"} for h in shown["hashes"])
+    assert all(h["kind"] in KINDS for h in shown["hashes"] if "kind" in h)
     assert {h["type"] for h in shown["hashes"]} == {"pdq", "md5", "sha256"}
     answer = requests.post(
         f"{served.origin}/api/v1/cases/{firefox_flow['caseNumber']}/status", json={"pin": PIN}, timeout=10

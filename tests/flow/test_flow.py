@@ -12,10 +12,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from localhash import hash_bytes
 from tests.conftest import require_corpus
 
 from . import driver
-from .driver import EXIF_IMAGE, IMAGE, LOW_QUALITY, NOTHING_STORED, PIN, PNG, SMALL_IMAGE, VIDEO
+from .driver import EXIF_IMAGE, IMAGE, LOW_QUALITY, NOTHING_STORED, PIN, PNG, SMALL_IMAGE, STEP_TIMEOUT_MS, VIDEO
 
 WINDOW = 32  # no request may carry any 32-byte run of any file the person chose
 CASE_NUMBER = re.compile(r"^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$")
@@ -110,22 +111,43 @@ def test_the_whole_flow(chromium, served, bad_files):
     for record in kept[:3]:
         assert set(record["pdq_dihedral"].values()) <= {h["value"] for h in body["hashes"]}
 
+    # The copies apps make: made only now that they are asked for, each picture hashed again with
+    # them, in the worker; the same values as the native CLI's, each named by its kind.
+    assert "pdq_variants" not in kept[0]
+    page.check("#variants")
+    expect(page.locator("#variants-status")).to_have_text("The extra fingerprints are ready.", timeout=STEP_TIMEOUT_MS)
+    kept = driver.records(page)
+    native = hash_bytes(IMAGE.read_bytes(), dihedral=True, variants=True)
+    assert kept[0]["pdq_variants"] == native["pdq_variants"] and len(native["pdq_variants"]) >= 10
+    assert kept[0]["pdq_turned"] == native["pdq_turned"]
+    assert kept[1]["pdq_variants"] == {}  # LOW_QUALITY: below 50, no variants
+    assert "pdq_variants" not in kept[3]  # the video
+    body = driver.shown_body(page)
+    assert body["hashes"] == expected_hashes(kept, dihedral=True, variants=True)
+    kinds = {h["value"]: h.get("kind") for h in body["hashes"]}
+    assert {kinds[v["hash"]] for v in native["pdq_variants"].values()} == set(native["pdq_variants"])
+    assert {kinds[v["hash"]] for v in native["pdq_turned"].values()} <= set(native["pdq_turned"])
+    assert kinds[native["pdq"]] == "original" and kinds[kept[3]["md5"]] is None
+
     # Language switch mid-flow: everything is translated, nothing is lost.
     page.select_option("#lang", "nl")
     expect(page.locator("#review-title")).to_have_text("Stap 3 van 4: Controleer wat er wordt verstuurd")
     expect(page.locator("#review-files .low-quality")).to_contain_text("Lage kwaliteit (36 van 100)")
     assert page.get_attribute("html", "lang") == "nl"
-    assert page.is_checked("#dihedral") and driver.shown_body(page) == body
+    assert page.is_checked("#dihedral") and page.is_checked("#variants") and driver.shown_body(page) == body
 
     # ...and adding more later works, in Dutch.
     page.click("[data-back=files]")
     expect(driver.file_item(page, IMAGE.name)).to_contain_text("Vingerafdruk klaar.")
     driver.choose_files(page, [PNG])
-    records = driver.wait_for_files(page)
-    kept.append(records[-1])
+    driver.wait_for_files(page)
     page.select_option("#lang", "en")
-    body = driver.to_review(page)
-    assert body["hashes"] == expected_hashes(kept, dihedral=True)
+    driver.to_review(page)  # the file added later gets its variants too, since the box is ticked
+    expect(page.locator("#variants-status")).to_have_text("The extra fingerprints are ready.", timeout=STEP_TIMEOUT_MS)
+    kept = driver.records(page)
+    assert kept[-1]["pdq_variants"] == hash_bytes(PNG.read_bytes(), variants=True)["pdq_variants"]
+    body = driver.shown_body(page)
+    assert body["hashes"] == expected_hashes(kept, dihedral=True, variants=True)
 
     # 4. PIN: checked in the page before anything is sent.
     driver.to_pin(page)
@@ -232,7 +254,11 @@ def test_the_whole_flow(chromium, served, bad_files):
         f"{PARTNER}: 1 of {n} fingerprints blocked, 1 not blocked, {n - 2} with no report yet."
     )
     hash_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=pdq))
-    expect(hash_item).to_contain_text("Picture fingerprint (PDQ)")
+    expect(hash_item).to_contain_text("Picture fingerprint (PDQ) of the picture itself")
+    story = native["pdq_variants"]["fit_9x16_bars"]["hash"]
+    story_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=story))
+    expect(story_item.locator(".hash-kind")).to_have_text("of a copy as apps fit or crop it")
+    assert story_item.locator(".hash-kind").get_attribute("data-kind") == "fit_9x16_bars"
     expect(hash_item.locator("li.report")).to_have_text(re.compile(rf"^{PARTNER}: blocked\. .*reported on .*20\d\d"))
     md5_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=video_md5))
     expect(md5_item.locator("li.report")).to_contain_text(f"{PARTNER}: not blocked.")
@@ -260,17 +286,23 @@ def test_the_whole_flow(chromium, served, bad_files):
     check_recording(recorded, served, [IMAGE, LOW_QUALITY, EXIF_IMAGE, VIDEO, PNG, SMALL_IMAGE, *bad_files], sent)
 
 
-def expected_hashes(records: list[dict], dihedral: bool) -> list[dict]:
-    """What hashesOf gives for these records, each hash once, in order (as the page builds it)."""
+def expected_hashes(records: list[dict], dihedral: bool, variants: bool = False) -> list[dict]:
+    """What hashesOf gives for these records, each hash once, in order (as the page builds it): the
+    turned copies from turned pixels where the record has them, else Meta's derived ones."""
     out, seen = [], set()
     for r in records:
-        hashes = []
+        pdq = []  # (value, quality, kind)
         if r.get("pdq"):
-            hashes.append({"type": "pdq", "value": r["pdq"], "quality": r["pdq_quality"]})
+            pdq.append((r["pdq"], r["pdq_quality"], "original"))
         if r.get("pdq_oriented"):
-            hashes.append({"type": "pdq", "value": r["pdq_oriented"], "quality": r["pdq_quality"]})
-        if dihedral and r.get("pdq_dihedral"):
-            hashes += [{"type": "pdq", "value": v, "quality": r["pdq_quality"]} for v in r["pdq_dihedral"].values()]
+            pdq.append((r["pdq_oriented"], r["pdq_quality"], "oriented"))
+        if dihedral and r.get("pdq_turned"):
+            pdq += [(turned["hash"], turned["quality"], name) for name, turned in r["pdq_turned"].items()]
+        elif dihedral and r.get("pdq_dihedral"):
+            pdq += [(value, r["pdq_quality"], name) for name, value in r["pdq_dihedral"].items()]
+        if variants:
+            pdq += [(framed["hash"], framed["quality"], name) for name, framed in r.get("pdq_variants", {}).items()]
+        hashes = [{"type": "pdq", "value": value, "quality": quality, "kind": kind} for value, quality, kind in pdq]
         hashes += [{"type": "md5", "value": r["md5"]}, {"type": "sha256", "value": r["sha256"]}]
         for h in hashes:
             if (h["type"], h["value"]) not in seen:
@@ -314,12 +346,42 @@ def check_recording(recorded: list[dict], served, files, sent: dict) -> None:
         payload = json.loads(body)
         if url.path == "/api/v1/cases":
             assert set(payload) == {"pin", "consent", "hashes"}
-            assert all(set(h) <= {"type", "value", "quality"} for h in payload["hashes"])
+            assert all(set(h) <= {"type", "value", "quality", "kind"} for h in payload["hashes"])
         else:
             assert payload == {"pin": PIN} or payload == {"pin": "000000"}, payload
     case = paths[3].split("/")[4]
     status, withdraw = f"/api/v1/cases/{case}/status", f"/api/v1/cases/{case}/withdraw"
     assert paths == ["/api/v1/cases"] * 3 + [status] * 3 + [withdraw, status]
+
+
+def test_the_case_limit_holds_with_variants_and_says_what_to_do(chromium, served):
+    """Eleven photos with every option come to more than the bank's 200 hashes per case: the page says
+    so before the PIN step and points at the options; without the variants they fit."""
+    require_corpus()
+    photos = sorted(IMAGE.parent.glob("*.jpg"))  # 11 edits of one photo, each hashing apart
+    context = chromium.new_context()
+    page = driver.open_flow(context, served.url)
+    driver.pass_eligibility(page)
+    driver.choose_files(page, photos)
+    assert all(r["ok"] for r in driver.wait_for_files(page))
+    driver.to_review(page)
+    page.check("#dihedral")
+    page.check("#variants")
+    page.click("#review-next")  # while they are being made, the page asks to wait
+    assert driver.step(page) == "review"
+    expect(page.locator("#variants-status")).to_have_text("The extra fingerprints are ready.", timeout=STEP_TIMEOUT_MS)
+    count = len(driver.shown_body(page)["hashes"])
+    assert count > 200
+    expect(page.locator("#sent-count")).to_have_text(f"Fingerprints to send: {count}")
+    page.click("#review-next")
+    assert "too many fingerprints for one case (at most 200)" in driver.error_text(page, "#review-error")
+    assert driver.step(page) == "review"
+    assert page.evaluate("document.activeElement.id") == "variants"
+    page.uncheck("#variants")
+    assert len(driver.shown_body(page)["hashes"]) <= 200
+    driver.to_pin(page)
+    assert page.errors == []
+    context.close()
 
 
 def test_a_heif_gets_a_neutral_thumbnail_where_the_browser_cannot_draw_it(chromium, served, heif_samples):

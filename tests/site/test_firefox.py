@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import localhash
+from localhash.match import KINDS
 from site_build.dist import runtime_dir
 from site_build.system import ensure_node_modules
 from tests.conftest import PDQ_IMAGES, ROOT, require_corpus
@@ -131,7 +132,8 @@ def test_the_only_post_carries_allow_listed_hashes_and_no_image_bytes(firefox_ru
     expected |= {("sha256", r["sha256"]) for r in records}
     assert {(h["type"], h["value"]) for h in body["hashes"]} == expected
     for entry in body["hashes"]:
-        assert set(entry) <= {"type", "value", "quality"}
+        assert set(entry) <= {"type", "value", "quality", "kind"}
+        assert entry.get("kind", "original") in KINDS  # one of localhash's fixed names
     sent = post["body"]
     windows = [sent[i : i + 32] for i in range(len(sent) - 31)]
     for path in firefox_run["images"]:

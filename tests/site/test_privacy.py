@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from localhash.match import KINDS
 from tests.conftest import CORPUS, PDQ_IMAGES, require_corpus
 
 WINDOW = 32  # no request may carry any 32-byte run of any file the person chose
@@ -71,7 +72,9 @@ def test_only_allow_listed_hashes_leave_the_page(browser, site):
         assert f.name.encode() not in body
     sent = json.loads(body)
     assert set(sent) == {"pin", "consent", "hashes"}
-    assert all(set(h) <= {"type", "value", "quality"} for h in sent["hashes"])
+    # A hash's kind is one of localhash's fixed names: it can carry nothing of the picture.
+    assert all(set(h) <= {"type", "value", "quality", "kind"} for h in sent["hashes"])
+    assert all(h["kind"] in KINDS for h in sent["hashes"] if "kind" in h)
     sent_values = {h["value"] for h in sent["hashes"]}
     for record in records:
         assert record["md5"] in sent_values and record["sha256"] in sent_values

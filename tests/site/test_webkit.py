@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from localhash import hash_bytes
+from localhash.match import KINDS
 from site_build import headers
 from tests.conftest import BROWSER_ONLY_KEYS, PDQ_IMAGES, native_fields, require_corpus
 from tests.site.test_bad_files import bad_files
@@ -132,7 +133,9 @@ def test_only_allow_listed_hashes_leave_and_only_for_the_sites_origin(webkit_sit
     [post] = posts
     sent = json.loads(post["body"])
     assert set(sent) == {"pin", "consent", "hashes"}
-    assert all(set(h) <= {"type", "value", "quality"} for h in sent["hashes"])
+    # A hash's kind is one of localhash's fixed names: it can carry nothing of the picture.
+    assert all(set(h) <= {"type", "value", "quality", "kind"} for h in sent["hashes"])
+    assert all(h["kind"] in KINDS for h in sent["hashes"] if "kind" in h)
     sent_values = {h["value"] for h in sent["hashes"]}
     assert all(r["md5"] in sent_values and r["sha256"] in sent_values for r in records)
     for f in files:
