@@ -1,5 +1,5 @@
 """hashbank [--database PATH-OR-URL] serve | migrate | backup PATH | restore PATH [--overwrite]
-| partner add NAME | partner list | partner revoke NAME.
+| partner add NAME | partner list | partner rotate NAME | partner revoke NAME.
 
 (`python -m hashbank` is the same command.) Every command prints JSON; errors go to stderr as
 {"ok": false, "error": {"code", "message"}} with a non-zero exit status.
@@ -75,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _partner(args: argparse.Namespace) -> int:
-    from .partners import add_partner, list_partners, revoke_partner
+    from .partners import add_partner, list_partners, revoke_partner, rotate_partner
     from .store import Store
 
     store = Store(args.database, read_threads=1)
@@ -85,6 +85,8 @@ def _partner(args: argparse.Namespace) -> int:
         elif args.action == "list":
             for partner in list_partners(store):
                 print(json.dumps(partner))
+        elif args.action == "rotate":
+            print(json.dumps(rotate_partner(store, args.name)))
         else:
             revoke_partner(store, args.name)
             print(json.dumps({"name": args.name, "revoked": True}))
@@ -160,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     actions = partner.add_subparsers(dest="action", required=True)
     actions.add_parser("add", help="create a partner and print its keys, once").add_argument("name")
     actions.add_parser("list", help="list partners (no keys: only their hashes are stored)")
+    actions.add_parser(
+        "rotate", help="give a partner new keys, printed once; the old ones stop at once (feedback stays)"
+    ).add_argument("name")
     actions.add_parser("revoke", help="revoke a partner's keys (403 from then on)").add_argument("name")
     backup = commands.add_parser(
         "backup", help="copy the SQLite bank, consistent while it serves, into PATH (PostgreSQL: pg_dump, README)"

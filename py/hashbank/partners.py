@@ -300,6 +300,26 @@ def list_partners(store: Store) -> list[dict[str, Any]]:
     return [{"name": name, "created": iso(created), "revoked": iso(revoked)} for name, created, revoked in rows]
 
 
+def rotate_partner(store: Store, name: str) -> dict[str, str]:
+    """New keys for a partner with keys in force, returned here once; its old keys stop working with this commit.
+
+    The same row keeps its id, so the partner's feedback stays its own and victims keep seeing it under
+    the same name. A revoked partner is refused: revocation is meant to be final (README "Rotating keys").
+    """
+    subscription, function = credentials.new_partner_key(), credentials.new_partner_key()
+
+    def rotate(tx: Tx) -> int:
+        return tx.run(
+            "UPDATE partners SET subscription_key_hash = ?, function_key_hash = ?"
+            " WHERE name = ? AND revoked_at IS NULL",
+            (credentials.key_hash(subscription), credentials.key_hash(function), name),
+        )
+
+    if not store.write_sync(rotate):
+        raise ValueError(f"no partner named {name!r} with keys in force")
+    return {"name": name, "subscription_key": subscription, "function_key": function}
+
+
 def revoke_partner(store: Store, name: str) -> None:
     def revoke(tx: Tx) -> int:
         return tx.run("UPDATE partners SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (tx.now, name))

@@ -298,3 +298,56 @@ def test_partner_keys_and_case_numbers_are_not_stored_in_plain(bank):
         for secret in (keys["subscription_key"], keys["function_key"], number, "97531864"):
             assert secret not in dump
         assert "Stored" in dump
+
+
+def test_rotated_keys_replace_the_old_ones_at_once_and_the_partner_keeps_its_feedback(bank):
+    """`partner rotate` (a leaked key, a departing engineer): the same partner, its feedback still its own,
+    under new keys; the old ones are unknown from that commit on. A revoked partner stays revoked."""
+    from hashbank.partners import list_partners, revoke_partner, rotate_partner
+    from hashbank.store import Store
+
+    old = bank.add_partner("Platform")
+    other = bank.add_partner("Other")
+    number = bank.new_case([pdq(1)])
+    client_for(bank, old).submit_feedback(
+        StopNCIISignalType.ImagePDQ, hex_of(1, 64), StopNCIICSPFeedbackValue.Blocked, {"ncii"}
+    )
+    store = Store(bank.config.database, read_threads=1)
+    try:
+        new = rotate_partner(store, "Platform")
+        listed = list_partners(store)
+    finally:
+        store.close()
+
+    assert set(new) == {"name", "subscription_key", "function_key"} and new["name"] == "Platform"
+    assert {new["subscription_key"], new["function_key"]}.isdisjoint({old["subscription_key"], old["function_key"]})
+    for stale in (old, {**new, "function_key": old["function_key"]}, {**old, "function_key": new["function_key"]}):
+        refused = bank.fetch(stale)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    body = {"hashFeedbacks": [{"hashValue": hex_of(1, 64), "feedbackValue": "NotBlocked"}]}
+    assert bank.post("/v1/SubmitFeedback", body, headers=partner_headers(old)).status_code == 401
+    assert [(p["name"], p["revoked"]) for p in listed] == [("Other", None), ("Platform", None)]  # one row, in force
+
+    # The feedback given under the old keys is still the partner's, for the victim and in the feed.
+    records, _ = everything(client_for(bank, new))
+    feedback = records[(StopNCIISignalType.ImagePDQ, hex_of(1, 64))].CSPFeedbacks
+    assert [(f.source, f.feedbackValue) for f in feedback] == [("Platform", StopNCIICSPFeedbackValue.Blocked)]
+    seen = {f["partner"]: f["result"] for f in bank.status(number).json()["hashes"][0]["feedback"]}
+    assert seen == {"Platform": "blocked", "Other": "pending"}
+    # New feedback under the new keys replaces it: the same partner, not a second one.
+    assert bank.post("/v1/SubmitFeedback", body, headers=partner_headers(new)).status_code == 200
+    seen = {f["partner"]: f["result"] for f in bank.status(number).json()["hashes"][0]["feedback"]}
+    assert seen == {"Platform": "not_blocked", "Other": "pending"}
+    assert bank.rows("feedback") == 1
+    assert bank.fetch(other).status_code == 200  # another partner's keys are untouched
+
+    store = Store(bank.config.database, read_threads=1)
+    try:
+        with pytest.raises(ValueError, match="no partner named 'Nobody'"):
+            rotate_partner(store, "Nobody")
+        revoke_partner(store, "Platform")
+        with pytest.raises(ValueError, match="with keys in force"):
+            rotate_partner(store, "Platform")  # revocation is final: rotate does not bring a partner back
+    finally:
+        store.close()
+    assert bank.fetch(new).status_code == 403

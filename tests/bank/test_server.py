@@ -133,11 +133,20 @@ def test_partner_cli(database, tmp_path):
     try:
         fetch = server.url + "/v1/FetchHashes"
         assert requests.get(fetch, headers=partner_headers(keys), timeout=10).status_code == 200
+        # Rotation while the bank serves: the running server refuses the old keys and takes the new ones at once.
+        rotated = hashbank(database, "partner", "rotate", "Platform One")
+        assert rotated.returncode == 0, rotated.stderr
+        new_keys = json.loads(rotated.stdout)
+        assert set(new_keys) == set(keys) and new_keys["name"] == "Platform One"
+        assert requests.get(fetch, headers=partner_headers(keys), timeout=10).status_code == 401
+        assert requests.get(fetch, headers=partner_headers(new_keys), timeout=10).status_code == 200
         assert hashbank(database, "partner", "revoke", "Platform One").returncode == 0
-        assert requests.get(fetch, headers=partner_headers(keys), timeout=10).status_code == 403
+        assert requests.get(fetch, headers=partner_headers(new_keys), timeout=10).status_code == 403
     finally:
         server.stop()
     assert hashbank(database, "partner", "revoke", "Platform One").returncode == 1
+    refused = hashbank(database, "partner", "rotate", "Platform One")
+    assert refused.returncode == 1 and json.loads(refused.stderr)["error"]["code"] == "usage"
     assert json.loads(hashbank(database, "partner", "list").stdout)["revoked"] is not None
 
 
