@@ -22,6 +22,9 @@ SYSTEM_PACKAGES = {
     "/usr/bin/Xvfb": "xvfb",
     "/usr/sbin/nginx": "nginx-light",
     NGINX_BROTLI_STATIC: "libnginx-mod-http-brotli-static",
+    # the README's bank operations: its systemd units are checked offline, its nginx block runs with TLS
+    "/usr/bin/systemd-analyze": "systemd",
+    "/usr/bin/openssl": "openssl",
 }
 # How the tests and the benchmark start Debian's Chromium: without the background-networking flags
 # it tries to reach Google's hosts, which this network refuses.
