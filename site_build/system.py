@@ -25,6 +25,14 @@ SYSTEM_PACKAGES = {
     # the README's bank operations: its systemd units are checked offline, its nginx block runs with TLS
     "/usr/bin/systemd-analyze": "systemd",
     "/usr/bin/openssl": "openssl",
+    # PyPI vpdq (the vPDQ reference, requirements/test.txt) is built from source against FFmpeg's headers and
+    # pkg-config files; tests/core/test_vpdq.py makes its edge-case videos with ffmpeg and reads libswscale
+    # through ctypes. Before .venv/ is made, so that pip can build vpdq.
+    "/usr/bin/ffmpeg": "ffmpeg",
+    **{
+        f"/usr/lib/x86_64-linux-gnu/pkgconfig/lib{lib}.pc": f"lib{lib}-dev"
+        for lib in ("avcodec", "avformat", "avutil", "swscale", "avfilter", "avdevice")
+    },
 }
 # How the tests and the benchmark start Debian's Chromium: without the background-networking flags
 # it tries to reach Google's hosts, which this network refuses.

@@ -7,6 +7,8 @@ from __future__ import annotations
 EMPTY_FILE = "empty_file"
 UNSUPPORTED_FORMAT = "unsupported_format"
 CORRUPT_IMAGE = "corrupt_image"
+# A video whose stream cannot be decoded for vPDQ (natively: PyAV refuses it; vpdq fails such a video whole).
+CORRUPT_VIDEO = "corrupt_video"
 TOO_LARGE = "too_large"
 TOO_SMALL = "too_small"
 INVALID_HASH = "invalid_hash"
@@ -21,7 +23,7 @@ WORKER_CRASHED = "worker_crashed"
 BOOT_FAILED = "boot_failed"
 
 ERROR_CODES = frozenset(
-    {EMPTY_FILE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, TOO_LARGE, TOO_SMALL, INVALID_HASH, INTERNAL_ERROR}
+    {EMPTY_FILE, UNSUPPORTED_FORMAT, CORRUPT_IMAGE, CORRUPT_VIDEO, TOO_LARGE, TOO_SMALL, INVALID_HASH, INTERNAL_ERROR}
     | {UNREADABLE_FILE, BAD_BANK, USAGE, WORKER_CRASHED, BOOT_FAILED}
 )
 
