@@ -12,6 +12,7 @@ from .hashtypes import PDQ, PDQ_MATCH_THRESHOLD
 from .hexbits import hex_to_bytes_array
 from .pdq import DIHEDRAL_NAMES
 from .variants import VARIANT_NAMES
+from .vpdq_match import parse_vpdq
 
 # What a bank line may say its hash is, after the hash: the picture itself, as people see it, a dihedral
 # transform, or an app's re-framing (variants.py). Any other second column (ThreatExchange's lists carry
@@ -33,6 +34,7 @@ class Bank:
     hashes: list[str]
     matrix: np.ndarray
     kinds: dict[str, str] = field(default_factory=dict)  # hash -> kind, for lines that name one
+    videos: list[tuple[int, list]] = field(default_factory=list)  # (line number, vPDQ features) of video lines
 
     @classmethod
     def from_hex(cls, values: Iterable[str]) -> Bank:
@@ -45,9 +47,15 @@ class Bank:
     @classmethod
     def from_file(cls, path: str) -> Bank:
         """One hex hash per line; blank lines and `#` comments are skipped; a bad line is named."""
-        values, kinds = [], {}
+        values, kinds, videos = [], {}, []
         with open(path, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
+                if line.lstrip().startswith("["):  # a video's vPDQ: python-threatexchange's JSON list
+                    try:
+                        videos.append((number, parse_vpdq(line)))
+                    except LocalhashError as exc:
+                        raise LocalhashError(INVALID_HASH, f"{path}:{number}: {exc.message}") from None
+                    continue
                 text = line.split("#", 1)[0].strip()
                 if not text:
                     continue
@@ -62,6 +70,7 @@ class Bank:
                     kinds.setdefault(values[-1], columns[1])
         bank = cls._from_canonical(values)
         bank.kinds.update(kinds)
+        bank.videos.extend(videos)
         return bank
 
     def __len__(self) -> int:

@@ -37,7 +37,8 @@ HASH_LINE_KEYS = [
     "ahash",
 ]
 MATCH_LINE_KEYS = ["file", "ok", "pdq", "pdq_quality", "low_quality", "matches"]
-VIDEO_LINE_KEYS = ["file", "ok", "media", "format", "md5", "sha256"]
+# with PyAV (the video extra, installed for the tests) a video also gets its vPDQ (tests/core/test_vpdq.py)
+VIDEO_LINE_KEYS = ["file", "ok", "media", "format", "md5", "sha256", "vpdq"]
 
 
 def keys_with(extra: str) -> list[str]:
@@ -202,7 +203,9 @@ def test_hash_a_video_gives_its_exact_digests_and_exit_0(files):
         "format": "MP4",
         "md5": hashlib.md5(data).hexdigest(),
         "sha256": hashlib.sha256(data).hexdigest(),
+        "vpdq": video["vpdq"],
     }
+    assert video["vpdq"] and all(len(frame.split(",")) == 3 for frame in video["vpdq"])
     assert list(video) == VIDEO_LINE_KEYS
     assert picture["media"] == "image"
 
@@ -321,7 +324,7 @@ def test_match_a_video_reports_no_matches_and_exit_0(files, bank):
     result = run_cli("match", "--bank", str(bank["path"]), str(files["video"]))
     assert result.returncode == EXIT_OK, result.stdout
     [line] = json_lines(result)
-    assert list(line) == VIDEO_LINE_KEYS + ["matches"]
+    assert list(line) == [k for k in VIDEO_LINE_KEYS if k != "vpdq"] + ["vpdq_frames", "matches"]
     assert line["media"] == "video" and line["matches"] == []
 
 

@@ -3,6 +3,10 @@ colour conversion, PyPI `vpdq` 0.2.5 for whole videos, Meta's own sample hashes 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -170,15 +174,40 @@ def read_sample_hashes(name: str) -> list[tuple[int, int, str, str]]:
     return [(int(n), int(q), h, t) for n, q, h, t in (line.split(",") for line in lines)]
 
 
+# Which swscale made Meta's sample hashes (vpdq/sample-hashes): measured at every frame, each file is identical to
+# one flavour (2,122 of 2,122 frames with "c", 150 of 150 with "x86") and 0.3-21 bits (mean) from the other.
+SAMPLE_FLAVOURS = {
+    "chair-19-sd-bar": "c",
+    "chair-20-sd-bar": "c",
+    "doorknob-hd-no-bar": "c",
+    "pattern-hd-no-bar": "c",
+    "pattern-sd-grey-bar": "c",
+    "pattern-sd-with-large-logo-bar": "c",
+    "pattern-sd-with-small-logo-bar": "c",
+    "test-padded-dimensions": "x86",
+}
+
+
 @pytest.mark.corpus
-@pytest.mark.parametrize("name", ["pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar"])
-def test_c_path_is_metas_sample_hashes(name):
+@pytest.mark.parametrize("name", sorted(SAMPLE_FLAVOURS))
+def test_metas_sample_hashes_are_one_flavour(name):
+    """At one frame per second (the sample files hold every frame: the kept ones are compared)."""
     require_corpus()
-    sample = read_sample_hashes(name)
-    features = vpdq_of_file(str(VIDEOS / f"{name}.mp4"), "c", 0)
+    sample = {n: (n, q, h, t) for n, q, h, t in read_sample_hashes(name)}
+    features = vpdq_of_file(str(VIDEOS / f"{name}.mp4"), SAMPLE_FLAVOURS[name])
+    assert [(f.frame_number, f.quality, f.hash, f"{f.timestamp:.3f}") for f in features] == [
+        sample[f.frame_number] for f in features
+    ]
+
+
+@pytest.mark.corpus
+def test_c_path_is_metas_sample_hashes_at_every_frame():
+    require_corpus()
+    sample = read_sample_hashes("pattern-sd-grey-bar")
+    features = vpdq_of_file(str(VIDEOS / "pattern-sd-grey-bar.mp4"), "c", 0)
     assert [(f.frame_number, f.quality, f.hash, f"{f.timestamp:.3f}") for f in features] == sample
-    x86 = vpdq_of_file(str(VIDEOS / f"{name}.mp4"), "x86", 0)
-    assert any(a.hash != b[2] for a, b in zip(x86, sample, strict=True))  # they are the C flavour's
+    x86 = vpdq_of_file(str(VIDEOS / "pattern-sd-grey-bar.mp4"), "x86", 0)
+    assert any(a.hash != b[2] for a, b in zip(x86, sample, strict=True))  # the flavour matters
 
 
 # --- bad input and memory ----------------------------------------------------------------------------------------
@@ -203,3 +232,125 @@ def test_memory_stays_flat_with_length(samples):
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.5 * peaks[0] + (1 << 20), peaks
+
+
+# --- matching: Meta's matcher, and the CLI ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_vpdq() -> dict[str, list[str]]:
+    require_corpus()
+    return {video.stem: meta_strings(video) for video in corpus_videos()}
+
+
+def _edited(strings: list[str], flip_bits: int, quality: int | None = None) -> list[str]:
+    """The same frames with `flip_bits` low bits of each hash flipped (and another quality)."""
+    out = []
+    for s in strings:
+        hex_, q, t = s.split(",")
+        out.append(f"{int(hex_, 16) ^ ((1 << flip_bits) - 1):064x},{q if quality is None else quality},{t}")
+    return out
+
+
+@pytest.mark.corpus
+def test_matcher_is_threatexchanges(corpus_vpdq):
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.extensions.vpdq.vpdq_brute_matcher import match_VPDQ_hash_brute
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq
+
+    from localhash.vpdq_match import match_vpdq, parse_vpdq
+
+    videos = list(corpus_vpdq.values())
+    first = videos[0]
+    half = first[: len(first) // 2]
+    cases = [(a, b) for a in videos for b in videos]
+    cases += [
+        (first, _edited(first, 31)),  # every frame exactly at the threshold
+        (first, _edited(first, 32)),  # just past it
+        (first, _edited(first, 3, quality=49)),  # near, but too low a quality
+        (half, first),
+        (first, half),  # 50% of the query: no match
+        (first + first[:3], first[::-1]),  # repeated frames count once
+    ]
+    verdicts = set()
+    for a, b in cases:
+        ja, jb = json.dumps(a), json.dumps(b)
+        mine = match_vpdq(parse_vpdq(ja), parse_vpdq(jb))
+        try:
+            theirs = match_VPDQ_hash_brute(json_to_vpdq(ja), json_to_vpdq(jb), 50, 31)
+        except ZeroDivisionError:  # no frame of quality 50 on one side: theirs divides by zero, ours says 0%
+            assert (mine.query_match_percent, mine.compared_match_percent, mine.is_match()) == (0.0, 0.0, False)
+            continue
+        assert (mine.query_match_percent, mine.compared_match_percent) == pytest.approx(
+            (theirs.query_match_percent, theirs.compared_match_percent)
+        )
+        assert mine.is_match() == VPDQSignal.compare_hash(ja, jb).match
+        verdicts.add(mine.is_match())
+    assert verdicts == {True, False}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["[1]", '["abc,100,0.0"]', '["' + "0" * 64 + ',101,0.0"]', '["' + "0" * 64 + ',50,-1"]', '{"a": 1}', "[", "[]x"],
+)
+def test_a_bad_vpdq_is_invalid_hash(bad):
+    from localhash.errors import INVALID_HASH
+    from localhash.vpdq_match import parse_vpdq
+
+    with pytest.raises(LocalhashError) as caught:
+        parse_vpdq(bad)
+    assert caught.value.code == INVALID_HASH
+
+
+def run_cli(*argv: str) -> tuple[int, list[dict]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "localhash", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": "py"},
+    )
+    assert not out.stderr, out.stderr
+    return out.returncode, [json.loads(line) for line in out.stdout.splitlines()]
+
+
+@pytest.mark.corpus
+def test_cli_hash_adds_vpdq_and_match_finds_the_video(corpus_vpdq, samples, tmp_path):
+    video = VIDEOS / "pattern-sd-grey-bar.mp4"
+    status, [record] = run_cli("hash", str(video))
+    assert status == 0 and record["media"] == "video" and record["md5"]
+    assert record["vpdq"] == corpus_vpdq["pattern-sd-grey-bar"]
+
+    status, [record_c] = run_cli("hash", "--swscale", "c", str(video))
+    assert status == 0 and len(record_c["vpdq"]) == len(record["vpdq"])
+
+    bank = tmp_path / "bank.txt"
+    others = [json.dumps(v) for k, v in corpus_vpdq.items() if k != "pattern-sd-grey-bar"]
+    bank.write_text("# videos\n" + "\n".join([*others, json.dumps(record_c["vpdq"])]) + "\n" + "0" * 64 + "\n")
+    status, [found] = run_cli("match", "--bank", str(bank), str(video))
+    assert status == 0 and found["vpdq_frames"] == len(record["vpdq"])
+    c_path_copy = {"line": len(others) + 2, "query_match_percent": 100.0, "compared_match_percent": 100.0}
+    assert c_path_copy in found["matches"]
+    chairs = {i + 2 for i, name in enumerate(k for k in corpus_vpdq if k != "pattern-sd-grey-bar") if "chair" in name}
+    assert chairs and not chairs & {m["line"] for m in found["matches"]}
+
+    saved = tmp_path / "record.json"
+    saved.write_text(json.dumps(record))
+    status, [compared] = run_cli("compare", str(saved), json.dumps(record_c["vpdq"]))
+    assert status == 0 and compared == {"query_match_percent": 100.0, "compared_match_percent": 100.0, "match": True}
+    status, [compared] = run_cli("compare", json.dumps(record["vpdq"]), json.dumps(corpus_vpdq["chair-19-sd-bar"]))
+    assert compared["match"] is False
+
+
+def test_cli_corrupt_video_is_one_typed_record(samples, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(samples["ntsc_29.97fps"].read_bytes()[:5000])
+    status, records = run_cli("hash", str(bad), str(samples["vp9_webm"]))
+    assert status == 1
+    assert records[0] == {"file": str(bad), "ok": False, "error": records[0]["error"]}
+    assert records[0]["error"]["code"] == CORRUPT_VIDEO
+    assert records[1]["ok"] and len(records[1]["vpdq"]) == 4
+
+
+def test_cli_compare_refuses_a_bad_vpdq():
+    status, [record] = run_cli("compare", '["nope"]', "[]")
+    assert status == 2 and record["error"]["code"] == "invalid_hash"
