@@ -7,7 +7,7 @@ from typing import Any
 from .credentials import CASE_NUMBER_LENGTH
 from .partners import MAX_FEEDBACKS, MAX_TAG_LENGTH, MAX_TAGS
 from .signals import FEED_TYPES, FEEDBACK_VALUES
-from .validation import CONSENTS, HASH_KINDS, MAX_HASHES
+from .validation import CONSENTS, HASH_KINDS, MAX_HASHES, MAX_VPDQ_FRAMES
 
 HEX = {"pdq": 64, "md5": 32, "sha256": 64}
 CASE_STATUSES = ["received", "active", "withdrawn"]
@@ -50,6 +50,21 @@ def _hash_schema(kind: str) -> dict:
 
 
 PIN = {"type": "string", "pattern": "^[0-9]{6,32}$", "description": "6 to 32 digits"}
+VPDQ_HASH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "value"],
+    "properties": {
+        "type": {"const": "vpdq"},
+        "value": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_VPDQ_FRAMES,
+            "description": 'a video\'s vPDQ as python-threatexchange serialises it, "hex,quality,timestamp" a frame',
+            "items": {"type": "string", "pattern": "^[0-9a-fA-F]{64},[0-9]{1,3},[0-9.e+]+$"},
+        },
+    },
+}
 KIND = {
     "enum": sorted(HASH_KINDS),
     "description": "what the PDQ hash is of: the picture as shown (original), as stored before its EXIF turn"
@@ -96,7 +111,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_HASHES,
-                "items": {"oneOf": [_hash_schema(kind) for kind in HEX]},
+                "items": {"oneOf": [*(_hash_schema(kind) for kind in HEX), VPDQ_HASH]},
             },
             "consent": {
                 "type": "object",
@@ -127,10 +142,11 @@ SCHEMAS: dict[str, Any] = {
                     "additionalProperties": False,
                     "required": ["type", "value", "feedback"],
                     "properties": {
-                        "type": {"enum": list(HEX)},
+                        "type": {"enum": [*HEX, "vpdq"]},
                         "value": {"type": "string"},
                         "quality": {"type": "integer"},
                         "kind": KIND,
+                        "frames": {"type": "integer", "description": "vpdq: how many frames (value is their SHA-256)"},
                         "feedback": {
                             "type": "array",
                             "items": {
@@ -180,6 +196,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "internal case UUID -> that case's status (never a victim's case number)",
                 "additionalProperties": {"enum": STOPNCII_CASE_STATUSES},
+            },
+            "hashValueSha256": {
+                "type": "string",
+                "description": "VideoVPDQ only: the SHA-256 of hashValue, which names it in SubmitFeedback",
             },
             "caseKinds": {
                 "type": "object",

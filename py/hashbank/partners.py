@@ -32,6 +32,9 @@ from .validation import PARTNER_BODY_LIMIT, fields, is_int, read_json
 
 DEFAULT_PAGE_SIZE = 800  # the client's default
 MAX_PAGE_SIZE = 1000
+# A page stops before its vPDQ bodies pass this many bytes (a six-hour video's is 1.6 MB), with at least one
+# record: 800 vPDQ records would otherwise be a response of hundreds of megabytes.
+MAX_PAGE_BODY_BYTES = 8 * 1024 * 1024
 MAX_FEEDBACKS = 1000
 MAX_TAGS, MAX_TAG_LENGTH = 32, 128
 # nextSetTimestamp never comes closer to now than this: a write that took its timestamp just
@@ -102,7 +105,7 @@ def _page(tx: Tx, keys: tuple[str, str], position: tuple[int, int], types: tuple
     # a million in one second); each of these two starts exactly where the page starts.
     ts, after_id = position
     kinds = f"signal_type IN ({placeholders(len(types))})"
-    columns = "SELECT id, signal_type, value, last_modified FROM hashes"
+    columns = "SELECT id, signal_type, value, last_modified, coalesce(length(body), 0) FROM hashes"
     rows = tx.all(
         f"{columns} WHERE last_modified = ? AND id > ? AND {kinds} ORDER BY last_modified, id LIMIT ?",
         (ts, after_id, *types, size + 1),
@@ -114,7 +117,18 @@ def _page(tx: Tx, keys: tuple[str, str], position: tuple[int, int], types: tuple
         )
     more = len(rows) > size
     rows = rows[:size]
+    budget = MAX_PAGE_BODY_BYTES
+    for index, row in enumerate(rows):
+        budget -= row[4]
+        if budget < 0 and index > 0:
+            rows, more = rows[:index], True
+            break
     ids = [row[0] for row in rows]
+    bodies: dict[int, str] = {}
+    with_body = [row[0] for row in rows if row[4]]
+    if with_body:
+        where, params = tx.in_list("id", with_body)
+        bodies = dict(tx.all(f"SELECT id, body FROM hashes WHERE {where}", params))
     links: dict[int, list[tuple[int, str, str, str | None]]] = {}
     feedback: dict[int, list[tuple[str, str, str]]] = {}
     if ids:
@@ -132,7 +146,7 @@ def _page(tx: Tx, keys: tuple[str, str], position: tuple[int, int], types: tuple
             params,
         ):
             feedback.setdefault(hash_id, []).append((source, value, tags))
-    return {"rows": rows, "more": more, "links": links, "feedback": feedback}
+    return {"rows": rows, "more": more, "links": links, "feedback": feedback, "bodies": bodies}
 
 
 def _activate(tx: Tx, case_ids: list[int]) -> None:
@@ -144,12 +158,12 @@ def _activate(tx: Tx, case_ids: list[int]) -> None:
 
 
 def _record_json(
-    row: tuple, links: list[tuple[int, str, str, str | None]], feedback: list[tuple[str, str, str]]
+    row: tuple, links: list[tuple[int, str, str, str | None]], feedback: list[tuple[str, str, str]], body: str | None
 ) -> str:
     """One hash record as JSON text, assembled directly: a page is 800 of these, and building
     dicts for json.dumps took longer than the queries. Only the partner-chosen strings (names,
     tags) need escaping; every other value is hex, a UUID, a number or one of our constants."""
-    _, signal, value, last_modified = row
+    _, signal, value, last_modified, _ = row
     cases, kinds, held = [], [], False
     for _, case_uuid, status, kind in links:
         if kind is not None:  # a validated name (validation.HASH_KINDS): nothing to escape
@@ -164,8 +178,10 @@ def _record_json(
         f'{{"source":{json.dumps(source)},"feedbackValue":"{fb}","tags":{tags}}}' for source, fb, tags in feedback
     )
     # The hash is Active while any case that is not withdrawn holds it.
+    # A vPDQ's hashValue is VPDQSignal's string (JSON text, escaped here); its SHA-256 names it in SubmitFeedback.
+    shown = f'{json.dumps(body)},"hashValueSha256":"{value}"' if body is not None else f'"{value}"'
     return (
-        f'{{"lastModtimestamp":{last_modified},"signalType":"{signal}","hashValue":"{value}",'
+        f'{{"lastModtimestamp":{last_modified},"signalType":"{signal}","hashValue":{shown},'
         f'"hashStatus":"{"Active" if held else "Withdrawn"}","caseNumbers":{{{",".join(cases)}}},'
         f'"caseKinds":{{{",".join(kinds)}}},"CSPFeedbacks":[{opinions}]}}'
     )
@@ -196,8 +212,10 @@ async def fetch_hashes(request: Request) -> Response:
     received = sorted({case_id for links in page["links"].values() for case_id, _, s, _ in links if s == "received"})
     if received:
         await store.write(_activate, received)
-    rows, links, feedback = page["rows"], page["links"], page["feedback"]
-    records = ",".join(_record_json(row, links.get(row[0], []), feedback.get(row[0], [])) for row in rows)
+    rows, links, feedback, bodies = page["rows"], page["links"], page["feedback"], page["bodies"]
+    records = ",".join(
+        _record_json(row, links.get(row[0], []), feedback.get(row[0], []), bodies.get(row[0])) for row in rows
+    )
     reached = rows[-1][3] if rows else position[0]
     checkpoint = max(start, min(reached, store.clock.now() - CHECKPOINT_LAG_SECONDS))
     token = json.dumps(encode_token(rows[-1][3], rows[-1][0]) if page["more"] else None)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # store.py imports this module
     from .store import Tx
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The bank's tables, counted before and after a migration: a step may add, never lose, a row.
 TABLES = ("cases", "hashes", "case_hashes", "idempotency", "partners", "feedback")
 ID_COLUMN = {
@@ -44,6 +44,12 @@ MIGRATIONS = (
             "CREATE TABLE schema_version (version INTEGER NOT NULL)",
             "ALTER TABLE case_hashes ADD COLUMN kind TEXT",
         ),
+    ),
+    Migration(
+        3,
+        "hashes.body holds a video's vPDQ (a JSON list of frames, up to megabytes); its value is the body's "
+        "SHA-256, so the unique index stays small",
+        ("ALTER TABLE hashes ADD COLUMN body TEXT",),
     ),
 )
 

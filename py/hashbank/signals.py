@@ -12,10 +12,13 @@ from __future__ import annotations
 # signal, which is exactly a whole-file MD5); SHA-256 is ours alone and goes out only to a
 # partner that asks for it (FetchHashes?signalTypes=...,SHA256), since the client's enum would
 # reject the record.
-SIGNAL_TYPE = {"pdq": "ImagePDQ", "md5": "VideoMD5", "sha256": "SHA256"}
+# vPDQ (Meta's video PDQ, python-threatexchange's `vpdq` signal) is not in StopNCII's enum either: VideoVPDQ
+# records, whose hashValue is VPDQSignal's string (a JSON list of "hex,quality,timestamp"), go only to a
+# partner that asks for them.
+SIGNAL_TYPE = {"pdq": "ImagePDQ", "md5": "VideoMD5", "sha256": "SHA256", "vpdq": "VideoVPDQ"}
 HASH_TYPE = {signal: name for name, signal in SIGNAL_TYPE.items()}
 DEFAULT_FEED_TYPES = ("ImagePDQ", "VideoMD5")
-FEED_TYPES = ("ImagePDQ", "VideoMD5", "SHA256")
+FEED_TYPES = ("ImagePDQ", "VideoMD5", "SHA256", "VideoVPDQ")
 
 FEEDBACK_VALUES = (
     "Unknown",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,14 +12,18 @@ from starlette.requests import Request
 from localhash.errors import LocalhashError
 from localhash.hashtypes import HASH_TYPES
 from localhash.match import KINDS
+from localhash.vpdq_match import parse_vpdq
 
 from .credentials import PIN_PATTERN
 from .errors import ApiError, bad_request
 
-VICTIM_BODY_LIMIT = 64 * 1024
+VICTIM_BODY_LIMIT = 64 * 1024  # a PIN (status, withdrawal)
+# A new case: 200 image hashes take about 20 KB; a video's vPDQ about 76 bytes per second of video.
+CASE_BODY_LIMIT = 8 * 1024 * 1024
 PARTNER_BODY_LIMIT = 1024 * 1024
-MAX_HASHES = 200
-CASE_HASH_TYPES = ("pdq", "md5", "sha256")  # what the site sends; vpdq later
+MAX_HASHES = 200  # per case; a video's vPDQ counts as one
+MAX_VPDQ_FRAMES = 6 * 3600  # six hours at vpdq's one frame per second
+CASE_HASH_TYPES = ("pdq", "md5", "sha256", "vpdq")
 CONSENTS = ("adult", "depicted", "intimate", "share_hashes")
 # What a PDQ hash is of, when the client says (localhash's names): the picture as shown ("original"), as
 # stored before its EXIF turn ("oriented"), turned or mirrored ("rot90", "flipx", ...), or put in an app's
@@ -91,13 +96,27 @@ def is_int(value: Any) -> bool:
 @dataclass(frozen=True)
 class CaseRequest:
     pin: str
-    hashes: tuple[tuple[str, str, int | None, str | None], ...]  # (type, canonical value, quality, kind), no repeats
+    # (type, canonical value, quality, kind, body), no repeats. A vPDQ's value is the SHA-256 of its body,
+    # python-threatexchange's JSON list of frames, which alone is kept in `body` (None for every other type).
+    hashes: tuple[tuple[str, str, int | None, str | None, str | None], ...]
 
     def canonical(self) -> bytes:
         """What a retry must repeat exactly to count as the same submission. A hash without a kind
         is spelled as before kinds existed, so a retry across an upgrade is still recognised."""
-        spelled = [list(h) if h[3] is not None else list(h[:3]) for h in self.hashes]
+        spelled = [list(h[:4]) if h[3] is not None else list(h[:3]) for h in self.hashes]
         return json.dumps([self.pin, sorted(spelled, key=lambda h: (h[0], h[1]))]).encode()
+
+
+def vpdq_body(value: Any, where: str) -> str:
+    """A vPDQ as python-threatexchange stores it (vpdq_to_json: a JSON list of "hex,quality,timestamp", hex
+    lowercase, timestamps as it prints them), from the list of frame strings a client sends."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_VPDQ_FRAMES:
+        raise bad_request("invalid_hash", f"{where}.value must be a list of 1 to {MAX_VPDQ_FRAMES} vPDQ frames")
+    try:
+        frames = parse_vpdq(value)
+    except LocalhashError as exc:
+        raise bad_request("invalid_hash", f"{where}: {exc.message}") from None
+    return json.dumps([str(frame) for frame in frames])
 
 
 def parse_case(body: Any) -> CaseRequest:
@@ -114,17 +133,22 @@ def parse_case(body: Any) -> CaseRequest:
         raise bad_request("no_hashes", "hashes must hold at least one hash")
     if len(raw) > MAX_HASHES:
         raise bad_request("too_many_hashes", f"at most {MAX_HASHES} hashes per case")
-    seen: dict[tuple[str, str], tuple[int | None, str | None]] = {}
+    seen: dict[tuple[str, str], tuple[int | None, str | None, str | None]] = {}
     for index, item in enumerate(raw):
         where = f"hashes[{index}]"
         item = fields(item, where, ("type", "value"), ("quality", "kind"))
         hash_type = item["type"]
         if hash_type not in CASE_HASH_TYPES:
             raise bad_request("unsupported_type", f"{where}.type must be one of {', '.join(CASE_HASH_TYPES)}")
-        try:
-            value = HASH_TYPES[hash_type].validate(item["value"])
-        except LocalhashError as exc:
-            raise bad_request("invalid_hash", f"{where}: {exc.message}") from None
+        body = None
+        if hash_type == "vpdq":
+            body = vpdq_body(item["value"], where)
+            value = hashlib.sha256(body.encode()).hexdigest()
+        else:
+            try:
+                value = HASH_TYPES[hash_type].validate(item["value"])
+            except LocalhashError as exc:
+                raise bad_request("invalid_hash", f"{where}: {exc.message}") from None
         for field in ("quality", "kind"):
             if field in item and hash_type != "pdq":
                 raise bad_request("unknown_field", f"{where}: {field} applies to pdq hashes only")
@@ -137,5 +161,5 @@ def parse_case(body: Any) -> CaseRequest:
                 "invalid_kind", f"{where}.kind must be one of localhash's names (original, rot90, fit_1x1_bars, ...)"
             )
         # One picture can give the same hash twice (a symmetric photo turned): the first word on it stays.
-        seen.setdefault((hash_type, value), (quality, kind))
-    return CaseRequest(pin, tuple((t, value, quality, kind) for (t, value), (quality, kind) in seen.items()))
+        seen.setdefault((hash_type, value), (quality, kind, body))
+    return CaseRequest(pin, tuple((t, value, *rest) for (t, value), rest in seen.items()))

@@ -11,6 +11,7 @@ Case lifecycle (what `status` says):
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from typing import Any
 
@@ -22,7 +23,7 @@ from .context import Bank, bank_of, iso, scrypt
 from .errors import ApiError, bad_request
 from .signals import HASH_TYPE, SIGNAL_TYPE, VICTIM_RESULT
 from .store import Tx
-from .validation import VICTIM_BODY_LIMIT, fields, parse_case, pin_of, read_json
+from .validation import CASE_BODY_LIMIT, VICTIM_BODY_LIMIT, fields, parse_case, pin_of, read_json
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 
@@ -51,7 +52,7 @@ def _insert_case(
     tx: Tx,
     number_hash: str,
     pin_hash: str,
-    hashes: tuple[tuple[str, str, int | None, str | None], ...],
+    hashes: tuple[tuple[str, str, int | None, str | None, str | None], ...],
     idempotency: tuple[str, str, str] | None,
 ) -> tuple[str, str] | None:
     """Store one case and its hashes; returns the earlier (mac, sealed number) instead when a
@@ -68,12 +69,13 @@ def _insert_case(
     # Sorted, so that concurrent writers (several processes on PostgreSQL) lock rows in one order.
     ordered = sorted(hashes, key=lambda h: (h[1], h[0]))
     params: list[Any] = []
-    for hash_type, value, _, _ in ordered:
-        params += [SIGNAL_TYPE[hash_type], value, tx.now]
-    # A hash another case already holds gets a new last_modified: partners see the new case.
+    for hash_type, value, _, _, body in ordered:
+        params += [SIGNAL_TYPE[hash_type], value, tx.now, body]
+    # A hash another case already holds gets a new last_modified: partners see the new case. (A vPDQ's
+    # value is its body's SHA-256: the same value is the same body.)
     rows = tx.all(
-        "INSERT INTO hashes (signal_type, value, last_modified) VALUES "
-        + ", ".join(["(?, ?, ?)"] * len(ordered))
+        "INSERT INTO hashes (signal_type, value, last_modified, body) VALUES "
+        + ", ".join(["(?, ?, ?, ?)"] * len(ordered))
         + " ON CONFLICT (value, signal_type) DO UPDATE SET last_modified = excluded.last_modified"
         " RETURNING id, signal_type, value",
         params,
@@ -81,7 +83,7 @@ def _insert_case(
     ids = {(HASH_TYPE[signal], value): hash_id for hash_id, signal, value in rows}
     tx.many(
         "INSERT INTO case_hashes (case_id, hash_id, quality, kind) VALUES (?, ?, ?, ?)",
-        [(case_id, ids[(hash_type, value)], quality, kind) for hash_type, value, quality, kind in ordered],
+        [(case_id, ids[(hash_type, value)], quality, kind) for hash_type, value, quality, kind, _ in ordered],
     )
     if idempotency is not None:
         tx.run("DELETE FROM idempotency WHERE created_at < ?", (tx.now - IDEMPOTENCY_SECONDS,))
@@ -104,7 +106,7 @@ def _replayed(earlier: tuple[str, str], key: str, mac: str) -> JSONResponse:
 async def create_case(request: Request) -> JSONResponse:
     bank = bank_of(request)
     key = _idempotency_key(request)
-    case = parse_case(await read_json(request, VICTIM_BODY_LIMIT))
+    case = parse_case(await read_json(request, CASE_BODY_LIMIT))
     wait = bank.create_limiter.allow(request.client.host if request.client else "")
     if wait:
         raise ApiError(
@@ -185,7 +187,7 @@ def _status(tx: Tx, case_id: int) -> dict:
     _pin_ok(tx, case_id)
     status, status_at = tx.one("SELECT status, status_at FROM cases WHERE id = ?", (case_id,))
     hashes = tx.all(
-        "SELECT h.id, h.signal_type, h.value, ch.quality, ch.kind"
+        "SELECT h.id, h.signal_type, h.value, ch.quality, ch.kind, h.body"
         " FROM case_hashes ch JOIN hashes h ON h.id = ch.hash_id WHERE ch.case_id = ? ORDER BY h.id",
         (case_id,),
     )
@@ -198,7 +200,7 @@ def _status(tx: Tx, case_id: int) -> dict:
         feedback.setdefault(hash_id, {})[partner] = (value, at)
     partners = [name for (name,) in tx.all("SELECT name FROM partners WHERE revoked_at IS NULL ORDER BY name")]
     out = []
-    for hash_id, signal, value, quality, kind in hashes:
+    for hash_id, signal, value, quality, kind, body in hashes:
         given = feedback.get(hash_id, {})
         entries = []
         for partner in sorted(set(partners) | set(given)):
@@ -212,6 +214,8 @@ def _status(tx: Tx, case_id: int) -> dict:
             item["quality"] = quality
         if kind is not None:  # cases from before kinds were kept (schema v1) have none
             item["kind"] = kind
+        if body is not None:  # a vPDQ: its value is the frames' SHA-256; the victim sees how many frames
+            item["frames"] = len(json.loads(body))
         item["feedback"] = entries
         out.append(item)
     return {"status": status, "status_changed": iso(status_at), "hashes": out}

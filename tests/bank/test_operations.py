@@ -20,7 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from hashbank.cli import parser
 from hashbank.config import ENV_METRICS_TOKEN
-from hashbank.validation import PARTNER_BODY_LIMIT, VICTIM_BODY_LIMIT
+from hashbank.validation import CASE_BODY_LIMIT, PARTNER_BODY_LIMIT, VICTIM_BODY_LIMIT
 from tests.conftest import ROOT, free_port
 
 from .conftest import ServerProcess, case_body, hex_of
@@ -263,7 +263,8 @@ def test_nginx_in_front_of_the_bank_passes_the_real_client_and_the_bodies_the_ba
         # The bank's body limits: a body of exactly the limit reaches the bank (which answers for itself),
         # one byte more is refused by nginx in the bank's error shape.
         for path, limit, answer_at_limit in (
-            ("/api/v1/cases", VICTIM_BODY_LIMIT, (400, "bad_json")),
+            ("/api/v1/cases", CASE_BODY_LIMIT, (400, "bad_json")),
+            ("/api/v1/cases/0000/status", VICTIM_BODY_LIMIT, (400, "bad_json")),
             ("/v1/SubmitFeedback", PARTNER_BODY_LIMIT, (401, "unauthorized")),
         ):
             status, _, body = other.send("POST", path, b"x" * limit)

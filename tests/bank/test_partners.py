@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -351,3 +352,60 @@ def test_rotated_keys_replace_the_old_ones_at_once_and_the_partner_keeps_its_fee
     finally:
         store.close()
     assert bank.fetch(new).status_code == 403
+
+
+def test_videos_vpdq_reaches_only_partners_that_ask_and_matches_with_metas_code(bank, monkeypatch):
+    """A vPDQ goes out as VideoVPDQ, only to a partner asking for it (Meta's StopNCII client, reading the
+    default types, never sees one and parses everything else); its hashValue is VPDQSignal's own string,
+    which Meta's matcher matches against the same video; feedback names it by hashValueSha256; a page stops
+    before its vPDQ bodies pass the byte budget, and the pages still hold every record once."""
+    import json
+
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq, vpdq_to_json
+
+    from hashbank import partners
+
+    from .test_victims import vpdq_frames
+
+    keys = bank.add_partner()
+    videos = [vpdq_frames(200, seed) for seed in range(5)]  # Meta's brute matcher is quadratic in frames
+    cases = [bank.new_case([{"type": "vpdq", "value": frames}, pdq(seed)]) for seed, frames in enumerate(videos)]
+
+    records, _ = everything(client_for(bank, keys))
+    assert {r.signalType for r in records.values()} == {StopNCIISignalType.ImagePDQ} and len(records) == 5
+
+    budget = 3 * len(vpdq_to_json(json_to_vpdq(json.dumps(videos[0]))))
+    monkeypatch.setattr(partners, "MAX_PAGE_BODY_BYTES", budget)
+    pages, token = [], None
+    while True:
+        params = {"signalTypes": "VideoVPDQ", **({"nextPageToken": token} if token else {})}
+        page = bank.fetch(keys, **params).json()
+        pages.append(page["hashRecords"])
+        if not page["hasMoreRecords"]:
+            break
+        token = page["nextPageToken"]
+    assert [len(p) for p in pages] == [3, 2]
+    delivered = [r for p in pages for r in p]
+    for frames, record in zip(videos, delivered, strict=True):
+        assert record["signalType"] == "VideoVPDQ"
+        assert record["hashValue"] == vpdq_to_json(
+            json_to_vpdq(json.dumps([f.lower() for f in frames]))
+        )  # hex lowercased, as the bank keeps every hash
+        assert record["hashValueSha256"] == hashlib.sha256(record["hashValue"].encode()).hexdigest()
+        assert VPDQSignal.compare_hash(record["hashValue"], VPDQSignal.validate_signal_str(record["hashValue"])).match
+    assert not VPDQSignal.compare_hash(delivered[0]["hashValue"], delivered[1]["hashValue"]).match
+
+    answer = bank.http.post(
+        bank.url + "/v1/SubmitFeedback",
+        json={"hashFeedbacks": [{"hashValue": delivered[0]["hashValueSha256"], "feedbackValue": "Blocked"}]},
+        headers=partner_headers(keys),
+    ).json()
+    assert answer == {"count": 1, "notFound": []}
+    video = next(h for h in bank.status(cases[0]).json()["hashes"] if h["type"] == "vpdq")
+    assert video["feedback"][0]["result"] == "blocked"
+    bank.withdraw(cases[1])
+    monkeypatch.undo()  # the whole budget again: one page
+    again = bank.fetch(keys, signalTypes="VideoVPDQ", startTimestamp=delivered[-1]["lastModtimestamp"]).json()
+    withdrawn = [r for r in again["hashRecords"] if r["hashValueSha256"] == delivered[1]["hashValueSha256"]]
+    assert withdrawn[0]["hashStatus"] == "Withdrawn"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from hashbank.credentials import ALPHABET
+from hashbank.validation import CASE_BODY_LIMIT, MAX_VPDQ_FRAMES, VICTIM_BODY_LIMIT
 
 from .conftest import CONSENT, case_body, hex_of
 
@@ -132,7 +135,8 @@ def test_two_hundred_hashes_are_accepted(bank):
         (b"{not json", {}, 400, "bad_json"),
         (b"\xff\xfe", {}, 400, "bad_json"),
         (b"{}", {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
-        (b"[" * 100_000, {}, 413, "too_large"),
+        (b"[" * 100_000, {}, 400, "bad_json"),  # nested past what the parser follows
+        (b" " * (CASE_BODY_LIMIT + 1), {}, 413, "too_large"),
     ],
 )
 def test_malformed_bodies(bank, raw, headers, status, code):
@@ -142,16 +146,21 @@ def test_malformed_bodies(bank, raw, headers, status, code):
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
 
 
-def test_body_over_64_kib_is_refused_even_without_content_length(bank):
-    def chunks():
+def test_bodies_over_the_limits_are_refused_even_without_content_length(bank):
+    """8 MiB for a new case (a video's vPDQ is about 76 bytes a second), 64 KiB for a PIN; a body sent in
+    chunks, with no length, is cut off as soon as it passes the limit."""
+
+    def chunks(limit: int):
         yield b'{"pin": "246810", "hashes": ['
-        for _ in range(2000):
+        for _ in range(limit // 45 + 1):
             yield b'{"type": "md5", "value": "' + b"a" * 32 + b'"},'
         yield b"]}"
 
-    response = bank.http.post(bank.url + "/api/v1/cases", data=chunks(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "too_large"
+    number = bank.new_case()
+    for path, limit in (("/api/v1/cases", CASE_BODY_LIMIT), (f"/api/v1/cases/{number}/status", VICTIM_BODY_LIMIT)):
+        response = bank.http.post(bank.url + path, data=chunks(limit), headers={"Content-Type": "application/json"})
+        assert response.status_code == 413, path
+        assert response.json()["error"]["code"] == "too_large"
 
 
 def test_status_body_is_strict_too(bank):
@@ -308,3 +317,57 @@ def test_a_pin_hashed_at_another_cost_still_opens_its_case(make_bank):
     later = make_bank(scrypt_n=2**10)  # the operator changed the cost: old hashes keep their own
     assert later.status(number, "13579246").status_code == 200
     assert later.status(number, "13579247").status_code == 403
+
+
+def vpdq_frames(count: int, seed: int = 0) -> list[str]:
+    """A video's vPDQ as a client sends it: frames one second apart, every other hex in upper case; frames
+    of different seeds are as far apart as unrelated pictures' (random bits)."""
+    frames = []
+    for i in range(count):
+        hex_ = hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()
+        frames.append(f"{hex_.upper() if i % 2 else hex_},{50 + i % 51},{i}.0")
+    return frames
+
+
+def test_a_video_vpdq_is_kept_whole_and_named_by_its_sha256(bank):
+    """The bank keeps a vPDQ as python-threatexchange serialises it (its vpdq_to_json, the reference here),
+    counts it as one hash of the case, and shows the victim its SHA-256 and how many frames it has."""
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq, vpdq_to_json
+
+    frames = vpdq_frames(300)
+    expected_body = vpdq_to_json(
+        json_to_vpdq(json.dumps([f.lower() for f in frames]))
+    )  # hex lowercased, as the bank keeps every hash
+    hashes = [{"type": "vpdq", "value": frames}] + [{"type": "md5", "value": hex_of(i, 32)} for i in range(199)]
+    number = bank.new_case(hashes)
+    shown = bank.status(number).json()["hashes"]
+    video = next(h for h in shown if h["type"] == "vpdq")
+    assert video["value"] == hashlib.sha256(expected_body.encode()).hexdigest() and video["frames"] == 300
+    assert bank.create(case_body(hashes + [{"type": "md5", "value": "f" * 32}])).json()["error"]["code"] == (
+        "too_many_hashes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("not a list", "invalid_hash"),
+        ([], "invalid_hash"),
+        (["ab,50,1.0"], "invalid_hash"),
+        ([f"{'a' * 64},101,1.0"], "invalid_hash"),
+        ([f"{'a' * 64},50,-1.0"], "invalid_hash"),
+        ([f"{'a' * 64},50,nan"], "invalid_hash"),
+        ([f"{'a' * 64},50"], "invalid_hash"),
+        ([f"{'a' * 64},50,1.0"] * (MAX_VPDQ_FRAMES + 1), "invalid_hash"),
+    ],
+)
+def test_a_malformed_vpdq_is_refused(bank, value, code):
+    response = bank.create(case_body([{"type": "vpdq", "value": value}]))
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+    assert bank.rows("hashes") == 0
+
+
+def test_a_vpdq_takes_no_quality_or_kind(bank):
+    for extra in ({"quality": 50}, {"kind": "original"}):
+        response = bank.create(case_body([{"type": "vpdq", "value": vpdq_frames(2), **extra}]))
+        assert response.json()["error"]["code"] == "unknown_field"
