@@ -44,3 +44,22 @@ AVIF_DECODER_SERVED = {
     "codec/dec/avif_dec.wasm": "avif_dec.wasm",
     "LICENSE": "avif_dec-LICENSE.txt",
 }
+
+# mp4box.js (GPAC), the MP4/MOV demuxer the worker loads only when a video is chosen (issue 13): it reads the
+# `moov` box's sample tables, and web/video.js hands the samples to WebCodecs. From the npm tarball
+# mp4box-2.4.1.tgz, whose sha512 equals the `integrity` in package-lock.json (checked with `npm pack mp4box@2.4.1`
+# and `openssl dgst -sha512`). Its ES module build is three files that import each other by these names, so they
+# keep them; BSD-3-Clause, its licence beside them.
+MP4BOX_VERSION = "2.4.1"
+MP4BOX_SHA256 = {
+    "dist/mp4box.all.mjs": "34fa8fd681e8b63998ca9e4c3b477830dd11310c8aaedc37ecb8f49c5452d259",
+    "dist/styp-9TIZZDLN.mjs": "ae15acb79233251b72af7f7cc9f47e7f47cadb209206753b7000b502a2391049",
+    "dist/rolldown-runtime-w6R9maHv.mjs": "183552fe973134bce551888434b581d5a2cb695a82d8907e2cd9d2b61e12ce24",
+    "LICENSE": "ebad0332150a08f37389158289d93ab2f70b0ee8717d1db9b3d002febc6c5047",
+}
+MP4BOX_SERVED = {
+    "dist/mp4box.all.mjs": "mp4box.all.mjs",
+    "dist/styp-9TIZZDLN.mjs": "styp-9TIZZDLN.mjs",
+    "dist/rolldown-runtime-w6R9maHv.mjs": "rolldown-runtime-w6R9maHv.mjs",
+    "LICENSE": "mp4box-LICENSE.txt",
+}

@@ -24,6 +24,14 @@ TIMEOUT_SECONDS = 600
 # Paths the trace must have taken whatever the samples are: the browser's JPEG and AVIF pixels (right,
 # wrong, none), a video, a Python exception reaching JavaScript.
 REQUIRED_PATHS = {
+    "mp4 frames I420",
+    "mp4 frames NV12",
+    "mp4 frames RGBA",
+    "mp4 frames BGRX",
+    "mp4 frames zero",
+    "mp4 frames unavailable",
+    "refused-too_small-mp4 frames",
+    "refused-corrupt_video-mp4 frames",
     "jpeg browser none",
     "jpeg browser zero",
     "jpeg browser not_decoded",

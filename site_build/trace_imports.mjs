@@ -64,6 +64,7 @@ async function main() {
       const hasher = entry.VideoHasher(container);
       hasher.update(bytes);
       outcomes[name] = outcome(toRecord(hasher.record()));
+      if (container === "MP4") traceVideoFrames(name, hasher);
       hasher.destroy();
       continue;
     }
@@ -116,6 +117,39 @@ async function main() {
       outcomes[`refused-corrupt_image-${name} libheif`] = outcome(toRecord(entry.heif_not_decoded(bytes, "traced")));
     }
   }
+  // A video's frames as web/video.js hands them over after WebCodecs decoded them (which does not run here): a
+  // pattern in every layout the worker copies, all zero (refused), none (the browser cannot decode it), too
+  // small; a container that cannot be read.
+  function traceVideoFrames(name, hasher) {
+    const [num, den] = entry.mov_frame_rate([120, 1], [1001, 90090], 30000).toJs();
+    const [width, height] = [96, 72];
+    for (const fault of ["I420", "NV12", "RGBA", "BGRX", "zero"]) {
+      const layout = fault === "zero" ? "I420" : fault;
+      const frames = entry.video_frames(num, den, width, height, layout === "NV12");
+      for (let i = 0; i < 3 * 29 + 1; i++) {
+        if (!frames.wants_next()) {
+          frames.skip();
+          continue;
+        }
+        const array = frames.buffer(layout);
+        const view = array.getBuffer("u8");
+        for (let at = 0; at < view.data.length; at++) view.data[at] = fault === "zero" ? 0 : (at * 7 + i) % 251;
+        view.release();
+        array.destroy();
+        frames.push(layout);
+      }
+      outcomes[`${name} frames ${fault}`] = outcome(toRecord(hasher.record(frames)));
+      frames.destroy();
+    }
+    const none = entry.vpdq_unavailable("unsupported_codec", "traced");
+    outcomes[`${name} frames unavailable`] = outcome(toRecord(hasher.record(none)));
+    none.destroy();
+    const small = entry.video_frames(num, den, 4, 2, false);
+    outcomes[`refused-too_small-${name} frames`] = outcome(toRecord(hasher.record(small)));
+    small.destroy();
+    outcomes[`refused-corrupt_video-${name} frames`] = outcome(toRecord(entry.video_corrupt("traced")));
+  }
+
   // The AVIF path after libavif and the page's decode (neither runs here): the browser's pixels as they
   // should be (the jpeg sample's, for boxes of its size), all zero (libavif's are hashed instead), or none;
   // libavif's refusal.

@@ -9,6 +9,7 @@
     empty_file: "error.empty_file",
     unsupported_format: "error.unsupported_format",
     corrupt_image: "error.corrupt_image",
+    corrupt_video: "error.corrupt_video",
     too_large: "error.too_large",
     too_small: "error.too_small",
     worker_crashed: "error.worker_crashed",
@@ -67,11 +68,30 @@
     return item;
   }
 
-  function showProgress(entry, done, total) {
+  // Why a video has no picture-based fingerprint (its record's vpdq_error, web/MESSAGES.md), in plain words.
+  const NO_VPDQ_KEYS = {
+    unsupported_codec: "files.done.video.unsupported_codec",
+    unsupported_container: "files.done.video.unsupported_container",
+    no_webcodecs: "files.done.video.no_webcodecs",
+    not_decoded: "files.done.video.not_decoded",
+    pixels_implausible: "files.done.video.pixels_implausible",
+    demuxer_not_loaded: "files.done.video.demuxer_not_loaded",
+  };
+
+  // `unit`: "bytes" while the file is read, "seconds" of video while its frames are decoded.
+  function showProgress(entry, done, total, unit) {
     if (entry.removed || entry.state !== "pending") return;
     const percent = Math.floor((100 * done) / Math.max(total, 1));
     entry.progress.value = percent;
-    ui.i18n.setText(entry.status, "files.working", { percent });
+    if (unit === "seconds") ui.i18n.setText(entry.status, "files.working.video", { done, total });
+    else ui.i18n.setText(entry.status, "files.working", { percent });
+  }
+
+  function doneKey(record) {
+    if (record.media !== "video") return "files.done.image";
+    if (record.vpdq) return "files.done.video.vpdq";
+    if (record.vpdq_error) return NO_VPDQ_KEYS[record.vpdq_error.code] || "files.done.video.no_vpdq";
+    return "files.done.video";
   }
 
   function finish(entry, record) {
@@ -83,7 +103,7 @@
     entry.item.dataset.record = JSON.stringify(record);
     entry.progress.remove();
     if (record.ok) {
-      ui.i18n.setText(entry.status, record.media === "video" ? "files.done.video" : "files.done.image");
+      ui.i18n.setText(entry.status, doneKey(record));
     } else {
       ui.i18n.setText(entry.status, ERROR_KEYS[record.error?.code] || "error.other");
     }
@@ -92,13 +112,13 @@
 
   function add(fileList) {
     for (const file of fileList) {
-      const entry = { id: nextId++, file, url: null, state: "pending", record: null, removed: false };
+      const entry = { id: nextId++, file, url: null, state: "pending", record: null, removed: false, abort: new AbortController() };
       entries.push(entry);
       list.append(render(entry));
       // Dihedral hashes are always made (they come from the same DCT, at little cost), so the
       // review's "mirrored and rotated" box needs no second pass.
       window.localhash
-        .hashFile(file, { dihedral: true, onProgress: (done, total) => showProgress(entry, done, total) })
+        .hashFile(file, { dihedral: true, signal: entry.abort.signal, onProgress: (done, total, unit) => showProgress(entry, done, total, unit) })
         .then((record) => finish(entry, record));
     }
     summarize();
@@ -108,6 +128,7 @@
     const index = entries.indexOf(entry);
     if (index < 0) return;
     entry.removed = true;
+    entry.abort.abort(); // a video still being hashed stops
     if (entry.url) URL.revokeObjectURL(entry.url);
     entry.url = null;
     entries.splice(index, 1);

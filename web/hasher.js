@@ -82,7 +82,7 @@
       switch (message.type) {
         case "progress":
           if (message.stage) this.setStage(message.stage);
-          else this.pending.get(message.id)?.onProgress?.(message.done, message.total);
+          else this.pending.get(message.id)?.onProgress?.(message.done, message.total, message.unit || "bytes");
           break;
         case "ready":
           this.setStage("ready");
@@ -160,8 +160,18 @@
       });
     }
 
+    // A job the caller no longer wants (a removed file): it resolves now with `cancelled`, and the worker
+    // stops it at its next slice or video frame (a video can take minutes) or skips it when it comes.
+    cancel(id) {
+      if (!this.pending.has(id)) return;
+      this.worker.postMessage({ type: "cancel", id });
+      this.finish(id, { ok: false, error: { code: "cancelled", message: "the file was removed while it was hashed" } });
+    }
+
     // Resolves to the record `python -m localhash hash` prints for the same file (without "file").
     // The Blob is handed to the worker by reference: its bytes are read there, never copied here.
+    // `options.signal` (an AbortSignal) cancels it; `onProgress(done, total, unit)`: unit "bytes" while the
+    // file is read, "seconds" of video while a video's frames are decoded.
     hashFile(blob, options = {}, onProgress = null) {
       const id = this.nextId++;
       const clean = {
@@ -170,10 +180,16 @@
         mode: options.mode === "reference-cli" ? "reference-cli" : "full",
         decoder: options.decoder === "pillow" ? "pillow" : "browser", // "pillow": measure Pyodide's libjpeg
       };
-      return new Promise((resolve) => {
+      const signal = options.signal;
+      const done = new Promise((resolve) => {
         this.pending.set(id, { blob, options: clean, resolve, onProgress: onProgress || options.onProgress });
         this.worker.postMessage({ id, type: "hash", blob, options: clean });
       });
+      if (signal) {
+        if (signal.aborted) this.cancel(id);
+        else signal.addEventListener("abort", () => this.cancel(id), { once: true });
+      }
+      return done;
     }
   }
 

@@ -6,6 +6,8 @@ import { copyPixels, withoutExifOrIcc } from "./jpeg.js";
 
 const CHUNK_BYTES = 8 * 1024 * 1024; // videos are read in 8 MiB slices: memory stays flat
 const SNIFF_BYTES = 16;
+const CANCELLED = { ok: false, error: { code: "cancelled", message: "the file was removed while it was hashed" } };
+const cancelled = new Set(); // ids of jobs the page cancelled (removed files)
 
 let entry = null; // the Python module localhash.browser
 let runtime = null; // the Pyodide instance, for the heap size the benchmark reads
@@ -84,17 +86,64 @@ function toRecord(proxy) {
   }
 }
 
+// A video: its MD5 and SHA-256, read in slices, then its vPDQ from the browser's decoder (video.js, imported
+// with mp4box.js the first time someone chooses a video, and only then). The record says why a video has no
+// vPDQ (vpdq_error) and keeps its digests; a container that cannot be read is corrupt_video, as natively.
+let videoModules = null; // Promise of {video, mp4box}, once asked for
+function loadVideo() {
+  if (!videoModules) {
+    videoModules = Promise.all([import("./video.js"), import("./pyodide/mp4box.all.mjs")]).then(([video, mp4box]) => ({ video, mp4box }));
+    videoModules.catch(() => (videoModules = null)); // a failed download is tried again with the next video
+  }
+  return videoModules;
+}
+
 async function hashVideo(id, blob, container) {
   const hasher = entry.VideoHasher(container);
+  const cancelledNow = () => cancelled.has(id);
   try {
     for (let offset = 0; offset < blob.size; offset += CHUNK_BYTES) {
+      if (cancelledNow()) return CANCELLED;
       const chunk = new Uint8Array(await blob.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
       hasher.update(chunk);
-      post({ type: "progress", id, done: Math.min(offset + CHUNK_BYTES, blob.size), total: blob.size });
+      post({ type: "progress", id, done: Math.min(offset + CHUNK_BYTES, blob.size), total: blob.size, unit: "bytes" });
     }
-    return toRecord(hasher.record());
+    let modules;
+    try {
+      modules = await loadVideo();
+    } catch (error) {
+      const message = `the video reader could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
+      return withFields(hasher, entry.vpdq_unavailable("demuxer_not_loaded", message));
+    }
+    const { video, mp4box } = modules;
+    const hooks = {
+      progress: (done, total) => post({ type: "progress", id, done, total, unit: "seconds" }),
+      cancelled: cancelledNow,
+    };
+    let frames;
+    try {
+      frames = await video.decodeVideo(blob, String(hasher.container), mp4box, entry, hooks);
+    } catch (error) {
+      if (error instanceof video.NoVpdq) return withFields(hasher, entry.vpdq_unavailable(error.code, error.message));
+      if (error instanceof video.CorruptVideo) return toRecord(entry.video_corrupt(error.message));
+      if (error instanceof video.Cancelled) return CANCELLED;
+      throw error;
+    }
+    try {
+      return toRecord(hasher.record(frames));
+    } finally {
+      frames.destroy();
+    }
   } finally {
     hasher.destroy();
+  }
+}
+
+function withFields(hasher, fields) {
+  try {
+    return toRecord(hasher.record(fields));
+  } finally {
+    fields.destroy();
   }
 }
 
@@ -260,11 +309,17 @@ async function handle({ id, type, blob, options }) {
     post({ type: "result", id, record: { ok: false, error: { code: "bad_request", message: `unknown message type ${type}` } } });
     return;
   }
+  if (cancelled.has(id)) {
+    cancelled.delete(id);
+    post({ type: "result", id, record: CANCELLED, heap: runtime._module.HEAPU8.byteLength });
+    return;
+  }
   post({ type: "started", id });
   try {
     const record = await hashBlob(id, blob instanceof Blob ? blob : new Blob([blob]), options || {});
     // The heap size right after the file, for the benchmark: after a large picture the page replaces
     // this worker, and a later `memory` question would reach the fresh one.
+    cancelled.delete(id);
     post({ type: "result", id, record, heap: runtime._module.HEAPU8.byteLength });
   } catch (error) {
     // A Python exception is already a typed record; anything reaching here is the runtime itself
@@ -288,6 +343,10 @@ self.onmessage = (event) => {
     // not queued: the running job is waiting for it
     decodes.get(message.id)?.(message.bitmap);
     decodes.delete(message.id);
+    return;
+  }
+  if (message.type === "cancel") {
+    cancelled.add(message.id); // not queued: the running job checks it between slices and frames
     return;
   }
   queue = queue.then(() => booted).then(() => handle(message), () => {});

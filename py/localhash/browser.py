@@ -22,7 +22,7 @@ from .decode import (
     video_format,
 )
 from .digests import HashStream, digest_bytes
-from .errors import CORRUPT_IMAGE, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
+from .errors import CORRUPT_IMAGE, CORRUPT_VIDEO, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
 from .isobmff import read_picture_boxes
 from .pdq import STRIP_PIXELS, strip_rows
 from .pixelcheck import PixelCheck, block_means
@@ -39,6 +39,7 @@ from .record import (
     video_record,
 )
 from .strips import StripHashes
+from .video_browser import mov_frame_rate, video_frames, vpdq_unavailable  # noqa: F401  (the worker's entry)
 
 
 def _as_bytes(data) -> bytes:
@@ -354,5 +355,21 @@ class VideoHasher:
         self.stream.update(_as_bytes(chunk))
         return self.stream.size
 
-    def record(self) -> dict:
-        return video_record(self.container, self.stream.hexdigests())
+    def record(self, frames=None) -> dict:
+        """The video's record. `frames`: its video_browser.VideoFrames (the vPDQ, or why there is none, or the
+        failure of the whole video, as natively), or the fields of vpdq_unavailable, or None (no vPDQ tried)."""
+        if frames is None:
+            return video_record(self.container, self.stream.hexdigests())
+        if isinstance(frames, dict) or hasattr(frames, "to_py"):
+            fields = frames.to_py() if hasattr(frames, "to_py") else frames
+        elif frames.failure is not None:
+            return frames.failure
+        else:
+            fields = frames.fields()
+        return {**video_record(self.container, self.stream.hexdigests()), **fields}
+
+
+def video_corrupt(message: str) -> dict:
+    """The record of a video whose container cannot be read (no video track, damaged boxes): corrupt_video, as
+    the CLI reports a video PyAV cannot open."""
+    return failure_record(LocalhashError(CORRUPT_VIDEO, f"the video cannot be read ({str(message)[:200]})"))

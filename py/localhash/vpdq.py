@@ -98,15 +98,30 @@ class VpdqHasher:
         """Whether the next decoded frame is one vpdq hashes (the caller may skip copying the others)."""
         return self.decoded % self.interval == 0
 
+    def skip(self) -> None:
+        """The next decoded frame is one vpdq does not hash (wants_next() was False): only counted."""
+        if self.wants_next():
+            raise ValueError("the next frame is one vpdq hashes: push it")
+        self.decoded += 1
+
     def push(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> VpdqFeature | None:
         """The next decoded frame's planes, uint8: luma (height, width) and chroma ((height + 1) // 2,
         (width + 1) // 2), each possibly wider (a stride's padding is cut off here). Returns its feature when
         kept, else None."""
+        return self._keep(lambda: self._pdq(y, u, v))
+
+    def push_rgb(self, rgb: np.ndarray) -> VpdqFeature | None:
+        """The next decoded frame already converted to RGB by its decoder, uint8 (height, width, >= 3 channels,
+        possibly wider): for a decoder that hands out no YUV planes (Firefox's WebCodecs gives BGRX). Its colours
+        are that decoder's conversion, not swscale's BT.601 one, so its hashes are near vpdq's, not bit-exact."""
+        return self._keep(lambda: self._pdq_of_rgb(rgb))
+
+    def _keep(self, pdq) -> VpdqFeature | None:
         frame_number = self.decoded
         self.decoded += 1
         if frame_number % self.interval:
             return None
-        feature = VpdqFeature(*self._pdq(y, u, v), frame_number, vpdq_timestamp(frame_number, self.frame_rate))
+        feature = VpdqFeature(*pdq(), frame_number, vpdq_timestamp(frame_number, self.frame_rate))
         self.features.append(feature)
         return feature
 
@@ -127,6 +142,17 @@ class VpdqHasher:
             rgb = i420_to_rgb(strip, u, v, self.full_range, self.swscale, first_row=top)
             # vpdq hashes with PDQ's C++ luma (fillFloatLumaFromRGB: float32), as Meta's CLI does, not pdqhash's
             stream.feed_luma(luma_like_reference_cli(rgb))
+        result = stream.result()
+        return result.hash, result.quality
+
+    def _pdq_of_rgb(self, rgb: np.ndarray) -> tuple[str, int]:
+        rows, cols = self.height, self.width
+        if rgb.ndim != 3 or rgb.shape[0] < rows or rgb.shape[1] < cols or rgb.shape[2] < 3:
+            raise ValueError(f"pixels {rgb.shape} are smaller than a {cols}x{rows} RGB frame")
+        stream = PdqStream(rows, cols)
+        step = strip_rows(cols)
+        for top in range(0, rows, step):
+            stream.feed_luma(luma_like_reference_cli(rgb[top : min(top + step, rows), :cols]))
         result = stream.result()
         return result.hash, result.quality
 

@@ -1,0 +1,94 @@
+"""The browser's side of vPDQ in Python (video_browser.py): every layout the worker copies gives the hashes of the
+decoder's planes, a copy of zeros is refused, FFmpeg's average frame rate of an MP4, the record's shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localhash.browser import VideoHasher, video_corrupt
+from localhash.video_browser import mov_frame_rate, video_frames, vpdq_unavailable
+from localhash.vpdq import VpdqHasher
+from localhash.yuv import i420_to_rgb
+
+W, H = 97, 70  # an odd width: chroma is (W + 1) // 2 wide
+
+
+def planes(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(16, 236, (H, W), dtype=np.uint8)
+    y[: H // 2] //= 2  # structure, so that PDQ's quality is not 0
+    u, v = (rng.integers(16, 241, ((H + 1) // 2, (W + 1) // 2), dtype=np.uint8) for _ in range(2))
+    return y, u, v
+
+
+def packed(layout: str, y, u, v) -> np.ndarray:
+    if layout == "I420":
+        return np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+    if layout == "NV12":
+        return np.concatenate([y.ravel(), np.stack([u, v], axis=-1).ravel()])
+    rgb = i420_to_rgb(y, u, v, False, "x86")
+    rgba = np.concatenate([rgb, np.full((H, W, 1), 255, np.uint8)], axis=-1)
+    return (rgba[:, :, [2, 1, 0, 3]] if layout.startswith("BGR") else rgba).ravel()
+
+
+def browser_strings(layout: str, frames_in: int = 60) -> tuple[list[str], str]:
+    frames = video_frames(25, 1, W, H, False)
+    for i in range(frames_in):
+        if not frames.wants_next():
+            frames.skip()
+            continue
+        frames.buffer(layout)[...] = packed(layout, *planes(i))
+        assert frames.push(layout)
+    fields = frames.fields()
+    return fields["vpdq"], fields["vpdq_path"]
+
+
+def native_strings(frames_in: int = 60) -> list[str]:
+    hasher = VpdqHasher(25, W, H)
+    for i in range(frames_in):
+        hasher.push(*planes(i))
+    return hasher.strings()
+
+
+@pytest.mark.parametrize("layout", ["I420", "NV12"])
+def test_yuv_layouts_are_the_decoders_planes_exactly(layout):
+    assert browser_strings(layout) == (native_strings(), "i420")
+
+
+@pytest.mark.parametrize("layout", ["RGBA", "BGRX"])
+def test_rgb_layouts_hash_the_engines_conversion_and_say_so(layout):
+    # given swscale's own RGB, the RGB path is exact too: what differs in Firefox is only the engine's conversion
+    assert browser_strings(layout) == (native_strings(), "rgba")
+
+
+def test_a_copy_of_zeros_is_refused_and_the_digests_stay():
+    frames = video_frames(25, 1, W, H, False)
+    frames.buffer("I420")[...] = 0
+    assert frames.push("I420") is False
+    hasher = VideoHasher("MP4")
+    hasher.update(b"\0\0\0\x18ftypisom" + bytes(100))
+    record = hasher.record(frames)
+    assert record["ok"] and record["md5"] and record["vpdq_error"]["code"] == "pixels_implausible"
+    assert "vpdq" not in record
+
+
+def test_record_shapes():
+    hasher = VideoHasher("MP4")
+    hasher.update(b"video bytes")
+    assert set(hasher.record()) == {"ok", "media", "format", "md5", "sha256"}
+    none = hasher.record(vpdq_unavailable("unsupported_codec", "no HEVC here"))
+    assert none["ok"] and none["vpdq_error"] == {"code": "unsupported_codec", "message": "no HEVC here"}
+    with pytest.raises(ValueError):
+        vpdq_unavailable("made_up", "")
+    assert hasher.record(video_frames(25, 1, 4, 4, False))["error"]["code"] == "too_small"
+    assert video_corrupt("no moov")["error"]["code"] == "corrupt_video"
+
+
+def test_mov_frame_rate_is_ffmpegs():
+    assert mov_frame_rate([150], [512], 12800) == (25, 1)
+    assert mov_frame_rate([180], [1001], 30000) == (30000, 1001)
+    # a last sample lasting over ten times the average counts as the average (mov_read_stts)
+    assert mov_frame_rate([120, 1], [1000, 50000], 30000) == (30, 1)
+    assert mov_frame_rate([], [], 30000) == (0, 1)
+    assert mov_frame_rate([50, 1], [1000, 50000], 30000) == (153, 10)  # 100 samples or fewer: the run counts whole

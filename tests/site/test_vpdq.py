@@ -1,0 +1,216 @@
+"""vPDQ in the browser (issue 13): MP4/MOV demuxed by mp4box.js in the worker (fetched only for the first video),
+decoded by WebCodecs, the decoder's I420 planes hashed by the same Python as natively. In Chromium every corpus video
+and the generated edge cases equal the native vPDQ (PyAV, video_native.py) at every kept frame; a codec the browser
+cannot decode keeps MD5 and SHA-256 and says why; a damaged file is corrupt_video and the worker goes on; a copy that
+gives zeros is caught; a removed video stops; progress comes per second of video."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+
+from localhash import hash_bytes
+from localhash.video_native import vpdq_of_file
+from tests.conftest import CORPUS, require_corpus
+from tests.site.conftest import hash_in_page
+from tests.video_samples import FFMPEG, make_video_samples
+
+MP4BOX = ("mp4box.all.mjs", "rolldown-runtime-w6R9maHv.mjs", "styp-9TIZZDLN.mjs")  # its ES module build
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory) -> dict:
+    """tests/video_samples.py's edge cases, its VP9 ones also remuxed into MP4 (WebM is not demuxed here yet), a
+    QuickTime file, one with an audio track between the video's samples, HEVC, and damaged files."""
+    folder = tmp_path_factory.mktemp("videos")
+    made = make_video_samples(folder)
+    for name in ("vp9_webm", "odd_width_vp9", "odd_height_vp9"):
+        made[f"{name}_in_mp4"] = folder / f"{name}_in.mp4"
+        ffmpeg("-i", str(made[name]), "-c", "copy", str(made[f"{name}_in_mp4"]))
+    pattern = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"]
+    h264 = ["-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast"]
+    made["quicktime"] = folder / "quicktime.mov"
+    ffmpeg(*pattern, *h264, "-f", "mov", str(made["quicktime"]))
+    made["with_audio"] = folder / "with_audio.mp4"
+    ffmpeg(*pattern, "-f", "lavfi", "-i", "sine", *h264, "-c:a", "aac", str(made["with_audio"]))
+    made["anamorphic"] = folder / "anamorphic.mp4"
+    ffmpeg(*pattern, *h264, "-vf", "setsar=4/3", str(made["anamorphic"]))
+    made["hevc"] = folder / "hevc.mp4"
+    ffmpeg(*pattern, "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx265", "-tag:v", "hvc1", str(made["hevc"]))
+    return made
+
+
+EDGE_CASES = [
+    "ntsc_29.97fps",
+    "full_range_yuvj420p",
+    "bt709_tagged",
+    "vfr",
+    "av1",
+    "long_gop_3fps",
+    "edit_list",
+    "rotated_90",
+    "vp9_webm_in_mp4",
+    "odd_width_vp9_in_mp4",
+    "odd_height_vp9_in_mp4",
+    "quicktime",
+    "with_audio",
+    "anamorphic",
+]
+
+
+def native(path) -> dict:
+    """The CLI's record of the video: its digests and, with the video extra, its vPDQ."""
+    record = hash_bytes(path.read_bytes())
+    return {**record, "vpdq": [str(f) for f in vpdq_of_file(str(path))]}
+
+
+def frames_identical(record: dict, expected: dict) -> tuple[int, int]:
+    got = record.get("vpdq") or []
+    return sum(a == b for a, b in zip(got, expected["vpdq"], strict=False)), len(expected["vpdq"])
+
+
+def mp4box_requests(site, first: int) -> list[str]:
+    names = [r["path"].rsplit("/", 1)[-1] for r in site.requests[first:] if r["path"]]
+    return [name for name in names if name in MP4BOX]
+
+
+def test_corpus_videos_are_native_vpdq_frame_for_frame_and_mp4box_comes_with_the_first(page, site):
+    require_corpus()
+    first = len(site.requests)
+    assert hash_in_page(page, (CORPUS / "pdq/images/bridge-mods/blur-a-little.jpg").read_bytes())["ok"]
+    assert mp4box_requests(site, first) == [], "a JPEG made the page download the demuxer"
+    videos = sorted((CORPUS / "vpdq" / "videos").glob("*.mp4"))
+    assert len(videos) >= 8
+    found = {}
+    for path in videos:
+        record, expected = hash_in_page(page, path.read_bytes()), native(path)
+        found[path.name] = frames_identical(record, expected)
+        assert record == {**expected, "vpdq_path": "i420"}, path.name
+    print(json.dumps(found))
+    fetched = sorted(mp4box_requests(site, first))
+    assert fetched == sorted(MP4BOX), "fetched once"
+    assert page.errors == []
+
+
+def test_edge_cases_are_native_vpdq_frame_for_frame(page, samples):
+    found = {}
+    for name in EDGE_CASES:
+        record, expected = hash_in_page(page, samples[name].read_bytes()), native(samples[name])
+        found[name] = frames_identical(record, expected)
+        assert record == {**expected, "vpdq_path": "i420"}, name
+    print(json.dumps(found))
+    assert page.errors == []
+
+
+def test_a_codec_the_browser_cannot_decode_keeps_its_digests_and_says_why(page, samples):
+    # Debian's Chromium decodes H.264, VP8, VP9 and AV1, not HEVC (proprietary_codecs without HEVC)
+    record = hash_in_page(page, samples["hevc"].read_bytes())
+    expected = hash_bytes(samples["hevc"].read_bytes())
+    error = record.pop("vpdq_error")
+    assert record == expected and error["code"] == "unsupported_codec" and "hvc1" in error["message"]
+    webm = hash_in_page(page, samples["vp9_webm"].read_bytes())
+    assert webm["ok"] and webm["md5"] == hash_bytes(samples["vp9_webm"].read_bytes())["md5"]
+    assert webm["vpdq_error"]["code"] == "unsupported_container"
+
+
+def test_a_damaged_video_is_corrupt_video_and_the_next_still_hashes(page, samples):
+    data = samples["ntsc_29.97fps"].read_bytes()
+    at = data.index(b"moov") - 4
+    for damaged in (data[: len(data) // 3], data[:at] + b"\0\0\0\x10junkjunkjunkjunk"):
+        record = hash_in_page(page, damaged)
+        assert record["ok"] is False and record["error"]["code"] == "corrupt_video", record
+    assert hash_in_page(page, data)["vpdq"] == native(samples["ntsc_29.97fps"])["vpdq"]
+    assert page.errors == []
+
+
+ZERO_COPY = """
+VideoFrame.prototype.copyTo = async function (destination, options) {
+  const view = ArrayBuffer.isView(destination);
+  const bytes = view ? new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength) : null;
+  (bytes || new Uint8Array(destination)).fill(0);
+  return (options && options.layout) || [];
+};
+"""
+
+
+def test_a_copy_that_gives_zeros_is_caught(browser, site, samples):
+    context = browser.new_context()
+    page = context.new_page()
+
+    def zeroing(route):
+        response = route.fetch()
+        route.fulfill(response=response, body=ZERO_COPY + response.text())
+
+    page.route("**/worker.js", zeroing)
+    page.goto(site.url)
+    page.evaluate("window.localhash.ready")
+    record = hash_in_page(page, samples["ntsc_29.97fps"].read_bytes())
+    context.close()
+    assert record["ok"] and "vpdq" not in record, record
+    assert record["vpdq_error"]["code"] == "pixels_implausible"
+    assert record["md5"] == hash_bytes(samples["ntsc_29.97fps"].read_bytes())["md5"]
+
+
+PROGRESS = """async ([b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const progress = [];
+  const onProgress = (done, total, unit) => progress.push([done, total, unit]);
+  const record = await window.localhash.hashFile(new Blob([bytes]), { onProgress });
+  return { record, progress };
+}"""
+
+
+def test_progress_is_per_second_of_video(page, samples):
+    data = samples["long_gop_3fps"].read_bytes()  # 8 s at 3 fps
+    run = page.evaluate(PROGRESS, [base64.b64encode(data).decode()])
+    assert run["record"]["vpdq"] == native(samples["long_gop_3fps"])["vpdq"]
+    seconds = [[done, total] for done, total, unit in run["progress"] if unit == "seconds"]
+    assert seconds == [[s, 8] for s in range(9)], run["progress"]
+    assert [unit for _, _, unit in run["progress"]][0] == "bytes", "the digests' reading comes first"
+
+
+# The worker as hasher.js drives it, talked to directly, so that what it does after a cancel is seen: a video
+# cancelled once its frames reach the second second stops there (no later progress, a `cancelled` result),
+# and the worker hashes the next file.
+CANCEL = """async ([b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const worker = new Worker("worker.js", { type: "module" });
+  const seen = [];
+  const results = {};
+  await new Promise((resolve) => {
+    worker.onmessage = ({ data }) => {
+      if (data.type === "ready") {
+        worker.postMessage({ id: 1, type: "hash", blob: new Blob([bytes]), options: {} });
+        worker.postMessage({ id: 2, type: "hash", blob: new Blob([bytes]), options: {} });
+      }
+      if (data.type === "progress" && data.unit === "seconds") {
+        seen.push([data.id, data.done]);
+        if (data.id === 1 && data.done === 2) worker.postMessage({ type: "cancel", id: 1 });
+      }
+      if (data.type === "result") {
+        results[data.id] = data.record;
+        if (data.id === 2) resolve();
+      }
+    };
+  });
+  worker.terminate();
+  return { seen, results };
+}"""
+
+
+def test_a_cancelled_video_stops_and_the_worker_goes_on(page):
+    require_corpus()
+    path = CORPUS / "vpdq/videos/chair-20-sd-bar.mp4"  # 21 s
+    run = page.evaluate(CANCEL, [base64.b64encode(path.read_bytes()).decode()])
+    first = [done for job, done in run["seen"] if job == 1]
+    assert run["results"]["1"]["error"]["code"] == "cancelled", run["results"]["1"]
+    assert max(first) <= 4, f"the worker went on after the cancel: {first}"
+    assert run["results"]["2"]["vpdq"] == native(path)["vpdq"]
+    assert page.errors == []
