@@ -13,10 +13,16 @@ import subprocess
 import pytest
 
 from localhash import hash_bytes
+from localhash.hexbits import hamming_hex
 from localhash.video_native import vpdq_of_file
-from tests.conftest import CORPUS, require_corpus
+from localhash.vpdq_match import match_vpdq, parse_vpdq
+from site_build.system import ensure_node_modules
+from tests.conftest import CORPUS, ROOT, require_corpus
 from tests.site.conftest import hash_in_page
+from tests.site.test_firefox import FIREFOX, SMOKE
 from tests.video_samples import FFMPEG, make_video_samples
+from tests.webkit_page import call, open_page, page_errors, recorded_webkit
+from tests.webkit_page import hash_in_page as hash_in_webkit
 
 MP4BOX = ("mp4box.all.mjs", "rolldown-runtime-w6R9maHv.mjs", "styp-9TIZZDLN.mjs")  # its ES module build
 
@@ -43,7 +49,8 @@ def samples(tmp_path_factory) -> dict:
     made["anamorphic"] = folder / "anamorphic.mp4"
     ffmpeg(*pattern, *h264, "-vf", "setsar=4/3", str(made["anamorphic"]))
     made["hevc"] = folder / "hevc.mp4"
-    ffmpeg(*pattern, "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx265", "-tag:v", "hvc1", str(made["hevc"]))
+    hevc = ["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1"]
+    ffmpeg(*pattern, "-t", "3", "-pix_fmt", "yuv420p", *hevc, str(made["hevc"]))
     return made
 
 
@@ -214,3 +221,70 @@ def test_a_cancelled_video_stops_and_the_worker_goes_on(page):
     assert max(first) <= 4, f"the worker went on after the cancel: {first}"
     assert run["results"]["2"]["vpdq"] == native(path)["vpdq"]
     assert page.errors == []
+
+
+def within_metas_matcher(record: dict, expected: dict) -> dict:
+    """How an RGB-path vPDQ compares with the native one: same frames and timestamps, bits apart per frame, and
+    Meta's matcher's verdict both ways."""
+    got, want = record["vpdq"], expected["vpdq"]
+    times = [s.rsplit(",", 1)[1] for s in got] == [s.rsplit(",", 1)[1] for s in want]
+    bits = [hamming_hex(a.split(",")[0], b.split(",")[0]) for a, b in zip(got, want, strict=False)]
+    ours, theirs = parse_vpdq(json.dumps(got)), parse_vpdq(json.dumps(want))
+    verdicts = [match_vpdq(ours, theirs).is_match(), match_vpdq(theirs, ours).is_match()]
+    itself = match_vpdq(theirs, theirs).is_match()  # a video whose frames are all under quality 50 matches nothing
+    return {"frames": [len(got), len(want)], "times": times, "bits": bits, "match": verdicts, "native": itself}
+
+
+FIREFOX_CASES = ["ntsc_29.97fps", "full_range_yuvj420p", "edit_list", "rotated_90", "av1", "vp9_webm_in_mp4"]
+
+
+def test_firefox_hashes_its_rgb_frames_within_metas_matcher(site, samples):
+    """Firefox's WebCodecs hands out BGRX frames (its own conversion to RGB), never the decoder's planes: the rgba
+    path, near native, and a match for Meta's matcher on every video; HEVC keeps its digests and says why."""
+    require_corpus()
+    if not FIREFOX.exists():
+        pytest.fail(f"{FIREFOX} is missing: `python3 build.py test` installs Debian's firefox-esr")
+    ensure_node_modules(ROOT)
+    paths = sorted((CORPUS / "vpdq" / "videos").glob("*.mp4")) + [samples[n] for n in [*FIREFOX_CASES, "hevc"]]
+    result = subprocess.run(
+        ["node", SMOKE, site.url, *map(str, paths)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"firefox_smoke.mjs failed:\n{result.stderr[-4000:]}"
+    run = json.loads(result.stdout)
+    assert "Firefox/" in run["userAgent"] and run["errors"] == []
+    found = {}
+    for path, record in zip(paths[:-1], run["records"][:-1], strict=True):
+        expected = native(path)
+        assert {k: record[k] for k in ("ok", "md5", "sha256")} == {k: expected[k] for k in ("ok", "md5", "sha256")}
+        assert record["vpdq_path"] == "rgba", (path.name, record)
+        found[path.name] = within_metas_matcher(record, expected)
+    print(json.dumps(found))
+    for name, entry in found.items():
+        assert entry["times"] and entry["match"] == [entry["native"]] * 2, (name, entry)
+    hevc = run["records"][-1]
+    assert hevc["ok"] and hevc["md5"] == native(samples["hevc"])["md5"]
+    assert hevc["vpdq_error"]["code"] == "unsupported_codec"
+
+
+def test_webkit_hashes_what_it_decodes_and_says_why_not_otherwise(site, samples):
+    """WebKitGTK decodes through GStreamer: whatever codecs its plugins cover (none of these here, where Debian's
+    WebKitGTK lacks the parsers) must be near native; the others keep their digests with unsupported_codec."""
+    require_corpus()
+    paths = [CORPUS / "vpdq/videos/doorknob-hd-no-bar.mp4"] + [samples[n] for n in ("av1", "vp9_webm_in_mp4", "hevc")]
+    with recorded_webkit(site.origin) as (driver, _):
+        open_page(driver, site.url)
+        call(driver, "() => window.localhash.ready.then(() => true)")
+        records = [hash_in_webkit(driver, path.read_bytes()) for path in paths]
+        errors = page_errors(driver)
+    assert errors == []
+    found = {}
+    for path, record in zip(paths, records, strict=True):
+        expected = native(path)
+        assert {k: record[k] for k in ("ok", "md5", "sha256")} == {k: expected[k] for k in ("ok", "md5", "sha256")}
+        if "vpdq" in record:
+            found[path.name] = within_metas_matcher(record, expected)
+            assert found[path.name]["match"] == [found[path.name]["native"]] * 2, (path.name, found[path.name])
+        else:
+            found[path.name] = record["vpdq_error"]
+            assert record["vpdq_error"]["code"] == "unsupported_codec", (path.name, record)
+    print(json.dumps(found))

@@ -75,7 +75,8 @@ def hevc_header(folder) -> bytes:
 
     path = folder / "hevc.mp4"
     pattern = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-t", "1", "-pix_fmt", "yuv420p"]
-    codec = ["-c:v", "libx265", "-tag:v", "hvc1", "-movflags", "+faststart", "-loglevel", "error", "-y"]
+    codec = ["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-movflags", "+faststart"]
+    codec += ["-loglevel", "error", "-y"]
     subprocess.run([FFMPEG, *pattern, *codec, str(path)], check=True)
     data = path.read_bytes()
     return data[: data.index(b"mdat") - 4]
