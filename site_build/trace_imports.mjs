@@ -136,7 +136,16 @@ async function main() {
         for (let at = 0; at < view.data.length; at++) view.data[at] = fault === "zero" ? 0 : (at * 7 + i) % 251;
         view.release();
         array.destroy();
-        frames.push(layout);
+        if (layout === "RGBA" || layout === "BGRX") {
+          frames.push(layout);
+          continue;
+        }
+        const reference = frames.reference(); // the engine's drawing the planes are checked against
+        const drawn = reference.getBuffer("u8");
+        drawn.data.fill(128);
+        drawn.release();
+        reference.destroy();
+        frames.push(layout, "bt709", false);
       }
       outcomes[`${name} frames ${fault}`] = outcome(toRecord(hasher.record(frames)));
       frames.destroy();

@@ -75,6 +75,7 @@
     no_webcodecs: "files.done.video.no_webcodecs",
     not_decoded: "files.done.video.not_decoded",
     pixels_implausible: "files.done.video.pixels_implausible",
+    pixels_differ: "files.done.video.pixels_differ",
     demuxer_not_loaded: "files.done.video.demuxer_not_loaded",
   };
 

@@ -163,11 +163,13 @@ async function copyFrame(frame, frames, width, height, scratch) {
   const rect = frame.visibleRect;
   let pack = rect && rect.width === width && rect.height === height ? packing(frame.format, width, height) : null;
   let bytes;
+  let colour = null; // for the planes' check: the matrix and range the engine draws the frame with
   if (pack) {
     const size = pack.planes.length === 4 ? 2 * width * height + 2 * ((width + 1) >> 1) * ((height + 1) >> 1) : null;
     const target = scratch(size || frame.allocationSize({ layout: pack.planes }));
     await frame.copyTo(target, { layout: pack.planes });
     bytes = target;
+    if (pack.layout === "I420" || pack.layout === "NV12") colour = drawForCheck(frame, frames, width, height);
   } else {
     const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -183,7 +185,32 @@ async function copyFrame(frame, frames, width, height, scratch) {
     view.release();
     array.destroy();
   }
-  return pack.layout;
+  return { layout: pack.layout, colour };
+}
+
+// The engine's own RGB drawing of the frame at full size, into VideoFrames.reference(): what the copied planes
+// are checked against (video_browser.plane_check). Returns [matrix, fullRange] as the engine read them from the
+// frame, or null when it cannot draw it (the planes are then hashed unchecked, as they are).
+function drawForCheck(frame, frames, width, height) {
+  let rgba;
+  try {
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(frame, 0, 0, width, height);
+    rgba = context.getImageData(0, 0, width, height).data;
+  } catch {
+    return null;
+  }
+  const array = frames.reference();
+  const view = array.getBuffer("u8");
+  try {
+    view.data.set(rgba.subarray(0, view.data.length));
+  } finally {
+    view.release();
+    array.destroy();
+  }
+  const space = frame.colorSpace || {};
+  return [space.matrix || "smpte170m", space.fullRange === true];
 }
 
 // The video's vPDQ as a VideoFrames proxy (the caller destroys it), fed every decoded frame. `python`: the
@@ -240,8 +267,8 @@ export async function decodeVideo(blob, container, mp4box, python, hooks) {
       frames.skip();
       return;
     }
-    const layout = await copyFrame(frame, frames, frames.width, frames.height, scratch);
-    if (!frames.push(layout)) throw new Stop();
+    const { layout, colour } = await copyFrame(frame, frames, frames.width, frames.height, scratch);
+    if (!(colour ? frames.push(layout, ...colour) : frames.push(layout))) throw new Stop();
   }
 
   // Hands every held frame to `handle`, in output order, closing each.

@@ -30,10 +30,72 @@ UNSUPPORTED_CONTAINER = "unsupported_container"  # a container the worker cannot
 UNSUPPORTED_CODEC = "unsupported_codec"  # VideoDecoder.isConfigSupported says no (HEVC outside Safari, ...)
 NOT_DECODED = "not_decoded"  # the browser's decoder failed on the stream (which may be the file's fault or its own)
 PIXELS_IMPLAUSIBLE = "pixels_implausible"  # a copied frame was all zeros: the engine copied nothing
+PIXELS_DIFFER = "pixels_differ"  # the copied planes are not the picture the engine draws of the same frame
 DEMUXER_NOT_LOADED = "demuxer_not_loaded"  # mp4box.js could not be downloaded (the next video tries again)
 VPDQ_ERRORS = frozenset(
-    {NO_WEBCODECS, UNSUPPORTED_CONTAINER, UNSUPPORTED_CODEC, NOT_DECODED, PIXELS_IMPLAUSIBLE, DEMUXER_NOT_LOADED}
+    {NO_WEBCODECS, UNSUPPORTED_CONTAINER, UNSUPPORTED_CODEC, NOT_DECODED, PIXELS_IMPLAUSIBLE, PIXELS_DIFFER}
+    | {DEMUXER_NOT_LOADED}
 )
+
+
+# The check of copied planes against the engine's own drawing of the same frame (plane_check): the planes converted
+# to RGB per pixel with the matrix and range the engine drew with (the frame's colour space; clipped as the engine
+# clips saturated colours), the frame cut into GRID x GRID cells, and each cell's mean RGB compared with the
+# engine's. A correct copy differs only by the engine's chroma upsampling and rounding: measured on the corpus and
+# generated videos in Chromium at most 0.45 levels of luma and 0.75 of colour (tests/site/test_vpdq.py prints
+# them); the limits leave room above that and stay far below what a wrong copy gives: a wrong stride, another
+# frame, the range misread, and on coloured pictures U and V swapped or NV12 read as I420 (10-120 levels,
+# tests/core/test_video_browser.py). What it cannot see moves PDQ little: chroma off by a row, U and V swapped on
+# a grey picture.
+GRID = 16
+LUMA_LIMIT = 2.0  # mean absolute difference over the cells, in 8-bit levels
+COLOUR_LIMIT = 3.0
+# Kr, Kb of the matrices VideoColorSpace names (ITU-R BT.709, BT.601 as SMPTE 170M / BT.470BG, BT.2020).
+MATRICES = {
+    "bt709": (0.2126, 0.0722),
+    "smpte170m": (0.299, 0.114),
+    "bt470bg": (0.299, 0.114),
+    "bt2020-ncl": (0.2627, 0.0593),
+}
+
+
+def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int) -> np.ndarray:
+    """Sums of one band of cells (cell_rows high) across GRID cells of cell_cols, (GRID, 3)."""
+    area = pixels[:cell_rows, : cell_cols * GRID].astype(np.float32)
+    return area.reshape(cell_rows, GRID, cell_cols, 3).sum(axis=(0, 2), dtype=np.float64)
+
+
+def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool) -> dict:
+    """How far the copied planes are from the engine's RGB drawing of the same frame: {passed, luma_error,
+    colour_error}, mean absolute differences over the cells of their luma (BT.601 weights) and of their R, G, B,
+    in 8-bit levels. Both are read at the chroma samples' positions (every other row and column, where each
+    chroma sample sits on its own luma sample), one band of cells at a time: a quarter of the pixels, and a 4K
+    frame costs a band's floats."""
+    kr, kb = MATRICES.get(str(matrix), MATRICES["smpte170m"])
+    kg = 1 - kr - kb
+    rows, cols = u.shape
+    cell_rows, cell_cols = rows // GRID, cols // GRID
+    ours, theirs = np.zeros((GRID, GRID, 3)), np.zeros((GRID, GRID, 3))
+    for band in range(GRID):
+        top = band * cell_rows
+        luma = y[2 * top : 2 * (top + cell_rows) : 2, ::2].astype(np.float32)
+        cb = u[top : top + cell_rows].astype(np.float32) - 128
+        cr = v[top : top + cell_rows].astype(np.float32) - 128
+        if not full_range:
+            luma, cb, cr = (luma - 16) * np.float32(255 / 219), cb * np.float32(255 / 224), cr * np.float32(255 / 224)
+        r = luma + np.float32(2 * (1 - kr)) * cr
+        b = luma + np.float32(2 * (1 - kb)) * cb
+        g = (luma - np.float32(kr) * r - np.float32(kb) * b) / np.float32(kg)
+        rgb = np.clip(np.stack([r, g, b], axis=-1), 0, 255)
+        ours[band] = _cell_sums(rgb, cell_rows, cell_cols)
+        drawn = engine_rgba[2 * top : 2 * (top + cell_rows) : 2, ::2, :3]
+        theirs[band] = _cell_sums(drawn, cell_rows, cell_cols)
+    weights = np.array([0.299, 0.587, 0.114])
+    difference = (ours - theirs) / (cell_rows * cell_cols)
+    luma_error = float(np.abs(difference @ weights).mean())
+    colour_error = float(np.abs(difference).mean())
+    passed = luma_error <= LUMA_LIMIT and colour_error <= COLOUR_LIMIT
+    return {"passed": passed, "luma_error": round(luma_error, 2), "colour_error": round(colour_error, 2)}
 
 
 class VideoFrames:
@@ -52,7 +114,9 @@ class VideoFrames:
         self.vpdq_error: dict | None = None  # the video keeps its digests, without vPDQ
         self.failure: dict | None = None  # the whole record fails (as natively)
         self.path: str | None = None
+        self.check: dict | None = None  # the worst plane_check of the frames hashed so far
         self._buffer: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
         self.hasher: VpdqHasher | None = None
         try:
             self.hasher = VpdqHasher(Fraction(int(num), int(den)), self.width, self.height, bool(full_range))
@@ -74,6 +138,12 @@ class VideoFrames:
             self._buffer = np.empty(size, np.uint8)
         return self._buffer
 
+    def reference(self) -> np.ndarray:
+        """A (height, width, 4) uint8 array for the engine's RGBA drawing of the frame (the check's reference)."""
+        if self._reference is None:
+            self._reference = np.empty((self.height, self.width, 4), np.uint8)
+        return self._reference
+
     def _size(self, layout: str) -> int:
         w, h = self.width, self.height
         if layout in YUV_LAYOUTS:
@@ -82,18 +152,18 @@ class VideoFrames:
             return w * h * 4
         raise ValueError(f"no layout {layout!r}")
 
-    def push(self, layout: str) -> bool:
-        """Hash the frame just copied into the buffer. False, with `vpdq_error` set, when it is all zeros: no
-        decoder outputs that (black is chroma 128, and alpha or X is 255), only a copy that copied nothing."""
+    def push(self, layout: str, matrix: str | None = None, full_range: bool = False) -> bool:
+        """Hash the frame just copied into the buffer. False, with `vpdq_error` set, when it is all zeros (no
+        decoder outputs that: black is chroma 128, and alpha or X is 255, only a copy that copied nothing), or,
+        given the engine's drawing of it in `reference()` and the `matrix` and range it drew with, when the
+        planes are not that picture (plane_check)."""
         layout = str(layout)
         data = self._buffer
         if data is None or data.size != self._size(layout):
             raise ValueError("push() without a filled buffer(layout)")
+        frame = self.hasher.decoded
         if not data.any():
-            self.vpdq_error = {
-                "code": PIXELS_IMPLAUSIBLE,
-                "message": f"frame {self.hasher.decoded} was copied from the browser's decoder as zeros",
-            }
+            self.fail(PIXELS_IMPLAUSIBLE, f"frame {frame} was copied from the browser's decoder as zeros")
             return False
         w, h = self.width, self.height
         path = "i420" if layout in YUV_LAYOUTS else "rgba"
@@ -110,11 +180,29 @@ class VideoFrames:
             else:
                 u = chroma[: cw * ch].reshape(ch, cw)
                 v = chroma[cw * ch :].reshape(ch, cw)
+            if matrix is not None:
+                check = plane_check(y, u, v, self.reference(), str(matrix), bool(full_range))
+                self._worst(check)
+                if not check["passed"]:
+                    message = (
+                        f"frame {frame}'s planes are not the picture the browser draws of it "
+                        f"(luma {check['luma_error']}, colour {check['colour_error']} levels apart)"
+                    )
+                    self.fail(PIXELS_DIFFER, message)
+                    return False
             self.hasher.push(y, u, v)
         else:
             pixels = data.reshape(h, w, 4)
             self.hasher.push_rgb(pixels[:, :, 2::-1] if layout.startswith("BGR") else pixels)
         return True
+
+    def _worst(self, check: dict) -> None:
+        if self.check is None:
+            self.check = dict(check)
+            return
+        self.check["passed"] = self.check["passed"] and check["passed"]
+        for key in ("luma_error", "colour_error"):
+            self.check[key] = max(self.check[key], check[key])
 
     def fail(self, code: str, message: str) -> None:
         """No vPDQ for this video, for `code` (VPDQ_ERRORS): its record keeps MD5 and SHA-256 and says why."""
@@ -124,7 +212,10 @@ class VideoFrames:
         """What the video's record adds: its vPDQ and the path its pixels took, or why it has none."""
         if self.vpdq_error is not None:
             return {"vpdq_error": self.vpdq_error}
-        return {"vpdq": self.hasher.strings(), "vpdq_path": self.path or "i420"}
+        fields = {"vpdq": self.hasher.strings(), "vpdq_path": self.path or "i420"}
+        if self.check is not None:
+            fields["vpdq_check"] = self.check
+        return fields
 
 
 def vpdq_unavailable(code: str, message: str) -> dict:

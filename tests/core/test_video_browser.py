@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from localhash.browser import VideoHasher, video_corrupt
-from localhash.video_browser import mov_frame_rate, video_frames, vpdq_unavailable
+from localhash.video_browser import mov_frame_rate, plane_check, video_frames, vpdq_unavailable
 from localhash.vpdq import VpdqHasher
 from localhash.yuv import i420_to_rgb
+from tests.conftest import require_corpus
 
 W, H = 97, 70  # an odd width: chroma is (W + 1) // 2 wide
 
@@ -92,3 +93,74 @@ def test_mov_frame_rate_is_ffmpegs():
     assert mov_frame_rate([120, 1], [1000, 50000], 30000) == (30, 1)
     assert mov_frame_rate([], [], 30000) == (0, 1)
     assert mov_frame_rate([50, 1], [1000, 50000], 30000) == (153, 10)  # 100 samples or fewer: the run counts whole
+
+
+def decoded_frames(path, every: int, count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every `every`-th frame's yuv420p planes as PyAV decodes them, `count` of them."""
+    import av
+
+    found = []
+    with av.open(str(path)) as container:
+        for number, frame in enumerate(container.decode(video=0)):
+            if number % every == 0:
+                h, w = frame.height, frame.width
+                sizes = ((h, w), ((h + 1) // 2, (w + 1) // 2), ((h + 1) // 2, (w + 1) // 2))
+                planes = [
+                    np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :cols].copy()
+                    for plane, (rows, cols) in zip(frame.planes, sizes, strict=True)
+                ]
+                found.append(tuple(planes))
+            if len(found) == count:
+                return found
+    return found
+
+
+def skewed(y, u, v, extra: int):
+    """The planes as a copy with a stride `extra` bytes off would give them."""
+    h, w = y.shape
+    data = np.concatenate([y.ravel(), u.ravel(), v.ravel(), np.zeros(8 * h, np.uint8)])
+    wide, cw, ch = w + extra, (w + extra + 1) // 2, (h + 1) // 2
+    chroma = data[wide * h :]
+    return (
+        data[: wide * h].reshape(h, wide)[:, :w],
+        chroma[: cw * ch].reshape(ch, cw)[:, : u.shape[1]],
+        chroma[cw * ch : 2 * cw * ch].reshape(ch, cw)[:, : u.shape[1]],
+    )
+
+
+def test_the_plane_check_passes_a_right_copy_and_fails_wrong_ones():
+    """The engine's drawing stands in as swscale's conversion of the same planes (BT.601, limited range): a right
+    copy passes; a wrong stride, another frame, the range misread, U and V swapped, NV12 read as I420 fail."""
+    corpus = require_corpus()
+    (y, u, v), _, (y2, u2, v2) = decoded_frames(corpus / "vpdq/videos/pattern-hd-no-bar.mp4", 25, 3)
+    drawn = np.concatenate([i420_to_rgb(y, u, v, False, "x86"), np.full((*y.shape, 1), 255, np.uint8)], axis=-1)
+    interleaved = np.stack([u, v], axis=-1).ravel()
+    faults = {
+        "stride +2": (*skewed(y, u, v, 2), False),
+        "stride -2": (*skewed(y, u, v, -2), False),
+        "another frame": (y2, u2, v2, False),
+        "full range misread": (y, u, v, True),
+        "U and V swapped": (y, v, u, False),
+        "NV12 as I420": (y, interleaved[: u.size].reshape(u.shape), interleaved[u.size :].reshape(u.shape), False),
+    }
+    right = plane_check(y, u, v, drawn, "smpte170m", False)
+    assert right["passed"] and right["luma_error"] < 1.5, right
+    for name, (fy, fu, fv, full_range) in faults.items():
+        check = plane_check(fy, fu, fv, drawn, "smpte170m", full_range)
+        assert not check["passed"], (name, check)
+
+
+def test_a_frame_whose_planes_fail_the_check_stops_the_vpdq_and_says_why():
+    y, u, v = planes(1)
+    drawn = np.concatenate([i420_to_rgb(y, u, v, False, "x86"), np.full((H, W, 1), 255, np.uint8)], axis=-1)
+    frames = video_frames(25, 1, W, H, False)
+    frames.reference()[...] = drawn
+    frames.buffer("I420")[...] = packed("I420", y, u, v)
+    assert frames.push("I420", "smpte170m", False)
+    for _ in range(24):
+        frames.skip()
+    frames.reference()[...] = drawn
+    frames.buffer("I420")[...] = packed("I420", y, v, u)  # U and V swapped
+    assert frames.push("I420", "smpte170m", False) is False
+    error = frames.fields()["vpdq_error"]
+    assert error["code"] == "pixels_differ" and "frame 25" in error["message"]

@@ -78,6 +78,14 @@ def native(path) -> dict:
     return {**record, "vpdq": [str(f) for f in vpdq_of_file(str(path))]}
 
 
+def checked(record: dict) -> dict:
+    """The record without its plane check, which must have passed (a browser-only field, as a JPEG's pixel_check)."""
+    record = dict(record)
+    check = record.pop("vpdq_check")
+    assert check["passed"], check
+    return record
+
+
 def frames_identical(record: dict, expected: dict) -> tuple[int, int]:
     got = record.get("vpdq") or []
     return sum(a == b for a, b in zip(got, expected["vpdq"], strict=False)), len(expected["vpdq"])
@@ -98,8 +106,8 @@ def test_corpus_videos_are_native_vpdq_frame_for_frame_and_mp4box_comes_with_the
     found = {}
     for path in videos:
         record, expected = hash_in_page(page, path.read_bytes()), native(path)
-        found[path.name] = frames_identical(record, expected)
-        assert record == {**expected, "vpdq_path": "i420"}, path.name
+        found[path.name] = [*frames_identical(record, expected), record["vpdq_check"]]
+        assert checked(record) == {**expected, "vpdq_path": "i420"}, path.name
     print(json.dumps(found))
     fetched = sorted(mp4box_requests(site, first))
     assert fetched == sorted(MP4BOX), "fetched once"
@@ -110,8 +118,8 @@ def test_edge_cases_are_native_vpdq_frame_for_frame(page, samples):
     found = {}
     for name in EDGE_CASES:
         record, expected = hash_in_page(page, samples[name].read_bytes()), native(samples[name])
-        found[name] = frames_identical(record, expected)
-        assert record == {**expected, "vpdq_path": "i420"}, name
+        found[name] = [*frames_identical(record, expected), record["vpdq_check"]]
+        assert checked(record) == {**expected, "vpdq_path": "i420"}, name
     print(json.dumps(found))
     assert page.errors == []
 
@@ -137,6 +145,7 @@ def test_a_damaged_video_is_corrupt_video_and_the_next_still_hashes(page, sample
     assert page.errors == []
 
 
+# Faults injected into the worker's VideoFrame.copyTo (prepended to worker.js as it is served).
 ZERO_COPY = """
 VideoFrame.prototype.copyTo = async function (destination, options) {
   const view = ArrayBuffer.isView(destination);
@@ -145,23 +154,41 @@ VideoFrame.prototype.copyTo = async function (destination, options) {
   return (options && options.layout) || [];
 };
 """
+SWAPPED_CHROMA = """
+const copyTo = VideoFrame.prototype.copyTo;
+VideoFrame.prototype.copyTo = async function (destination, options) {
+  const layout = await copyTo.call(this, destination, options);
+  if (layout.length === 3) {
+    const bytes = new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength);
+    const size = layout[2].offset - layout[1].offset;
+    const u = bytes.slice(layout[1].offset, layout[2].offset);
+    bytes.copyWithin(layout[1].offset, layout[2].offset, layout[2].offset + size);
+    bytes.set(u, layout[2].offset);
+  }
+  return layout;
+};
+"""
 
 
-def test_a_copy_that_gives_zeros_is_caught(browser, site, samples):
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [pytest.param(ZERO_COPY, "pixels_implausible", id="zeros"), pytest.param(SWAPPED_CHROMA, "pixels_differ", id="uv")],
+)
+def test_a_copy_that_goes_wrong_is_caught(browser, site, samples, fault, code):
     context = browser.new_context()
     page = context.new_page()
 
-    def zeroing(route):
+    def faulty(route):
         response = route.fetch()
-        route.fulfill(response=response, body=ZERO_COPY + response.text())
+        route.fulfill(response=response, body=fault + response.text())
 
-    page.route("**/worker.js", zeroing)
+    page.route("**/worker.js", faulty)
     page.goto(site.url)
     page.evaluate("window.localhash.ready")
     record = hash_in_page(page, samples["ntsc_29.97fps"].read_bytes())
     context.close()
     assert record["ok"] and "vpdq" not in record, record
-    assert record["vpdq_error"]["code"] == "pixels_implausible"
+    assert record["vpdq_error"]["code"] == code
     assert record["md5"] == hash_bytes(samples["ntsc_29.97fps"].read_bytes())["md5"]
 
 
@@ -177,7 +204,7 @@ PROGRESS = """async ([b64]) => {
 def test_progress_is_per_second_of_video(page, samples):
     data = samples["long_gop_3fps"].read_bytes()  # 8 s at 3 fps
     run = page.evaluate(PROGRESS, [base64.b64encode(data).decode()])
-    assert run["record"]["vpdq"] == native(samples["long_gop_3fps"])["vpdq"]
+    assert checked(run["record"])["vpdq"] == native(samples["long_gop_3fps"])["vpdq"]
     seconds = [[done, total] for done, total, unit in run["progress"] if unit == "seconds"]
     assert seconds == [[s, 8] for s in range(9)], run["progress"]
     assert [unit for _, _, unit in run["progress"]][0] == "bytes", "the digests' reading comes first"
