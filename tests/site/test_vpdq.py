@@ -315,3 +315,18 @@ def test_webkit_hashes_what_it_decodes_and_says_why_not_otherwise(site, samples)
             found[path.name] = record["vpdq_error"]
             assert record["vpdq_error"]["code"] == "unsupported_codec", (path.name, record)
     print(json.dumps(found))
+
+
+def test_memory_stays_flat_with_the_length_of_the_video(page, tmp_path):
+    """A video of 60 s leaves the worker's wasm heap where one of 5 s left it: one frame's buffers, reused."""
+    made = {}
+    for seconds in (5, 60):
+        made[seconds] = tmp_path / f"{seconds}s.mp4"
+        pattern = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", str(seconds)]
+        ffmpeg(*pattern, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(made[seconds]))
+    heaps = {}
+    for seconds, path in made.items():
+        record = hash_in_page(page, path.read_bytes())
+        assert len(record["vpdq"]) == seconds, record.get("vpdq_error")
+        heaps[seconds] = page.evaluate("window.localhash.heapAfterLastFile")
+    assert heaps[60] == heaps[5], heaps
