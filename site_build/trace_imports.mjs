@@ -136,10 +136,6 @@ async function main() {
         for (let at = 0; at < view.data.length; at++) view.data[at] = fault === "zero" ? 0 : (at * 7 + i) % 251;
         view.release();
         array.destroy();
-        if (layout === "RGBA" || layout === "BGRX") {
-          frames.push(layout);
-          continue;
-        }
         const reference = frames.reference(); // the engine's drawing the planes are checked against
         const drawn = reference.getBuffer("u8");
         drawn.data.fill(128);

@@ -169,7 +169,7 @@ async function copyFrame(frame, frames, width, height, scratch) {
     const target = scratch(size || frame.allocationSize({ layout: pack.planes }));
     await frame.copyTo(target, { layout: pack.planes });
     bytes = target;
-    if (pack.layout === "I420" || pack.layout === "NV12") colour = drawForCheck(frame, frames, width, height);
+    colour = drawForCheck(frame, frames, width, height);
   } else {
     const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -322,7 +322,10 @@ export async function decodeVideo(blob, container, mp4box, python, hooks) {
   if (stopped instanceof Stop) return frames; // its failure or vpdq_error says why
   if (stopped) {
     if (frames) frames.destroy();
-    throw stopped;
+    if (stopped instanceof NoVpdq || stopped instanceof CorruptVideo || stopped instanceof Cancelled) throw stopped;
+    // anything else (the engine refusing a copy, a chunk it cannot take): no vPDQ here, the digests stay
+    const reason = String(stopped && stopped.message ? stopped.message : stopped).slice(0, 200);
+    throw new NoVpdq("not_decoded", `the browser's frames could not be read (${reason})`);
   }
   if (!frames) throw new NoVpdq("not_decoded", "the browser's decoder gave no frame");
   if (seconds < totalSeconds) hooks.progress(totalSeconds, totalSeconds);

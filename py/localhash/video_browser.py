@@ -98,6 +98,23 @@ def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool)
     return {"passed": passed, "luma_error": round(luma_error, 2), "colour_error": round(colour_error, 2)}
 
 
+def rgb_check(rgb: np.ndarray, engine_rgba: np.ndarray) -> dict:
+    """plane_check for a frame the engine hands out as RGB: the copy against the engine's canvas drawing of the
+    same frame (both the engine's conversion, so they differ by rounding only), at every other row and column."""
+    rows, cols = (rgb.shape[0] + 1) // 2, (rgb.shape[1] + 1) // 2
+    cell_rows, cell_cols = rows // GRID, cols // GRID
+    difference = np.zeros((GRID, GRID, 3))
+    for band in range(GRID):
+        top = 2 * band * cell_rows
+        ours = _cell_sums(rgb[top : top + 2 * cell_rows : 2, ::2], cell_rows, cell_cols)
+        theirs = _cell_sums(engine_rgba[top : top + 2 * cell_rows : 2, ::2, :3], cell_rows, cell_cols)
+        difference[band] = (ours - theirs) / (cell_rows * cell_cols)
+    luma_error = float(np.abs(difference @ np.array([0.299, 0.587, 0.114])).mean())
+    colour_error = float(np.abs(difference).mean())
+    passed = luma_error <= LUMA_LIMIT and colour_error <= COLOUR_LIMIT
+    return {"passed": passed, "luma_error": round(luma_error, 2), "colour_error": round(colour_error, 2)}
+
+
 class VideoFrames:
     """The kept frames of one video stream. `num`/`den`: FFmpeg's average frame rate of the stream (for MP4 the
     worker computes it as FFmpeg's mov demuxer does: samples x timescale / stts duration); `width`, `height`: the
@@ -153,16 +170,16 @@ class VideoFrames:
         raise ValueError(f"no layout {layout!r}")
 
     def push(self, layout: str, matrix: str | None = None, full_range: bool = False) -> bool:
-        """Hash the frame just copied into the buffer. False, with `vpdq_error` set, when it is all zeros (no
-        decoder outputs that: black is chroma 128, and alpha or X is 255, only a copy that copied nothing), or,
-        given the engine's drawing of it in `reference()` and the `matrix` and range it drew with, when the
-        planes are not that picture (plane_check)."""
+        """Hash the frame just copied into the buffer. False, with `vpdq_error` set, when its YUV planes or its
+        RGBA are all zeros (no decoder outputs that: black is chroma 128, alpha 255; an RGBX or BGRX frame may be
+        black with X 0), or, given the engine's drawing of it in `reference()` (and, for planes, the `matrix` and
+        range it drew with), when the copy is not that picture (plane_check, rgb_check)."""
         layout = str(layout)
         data = self._buffer
         if data is None or data.size != self._size(layout):
             raise ValueError("push() without a filled buffer(layout)")
         frame = self.hasher.decoded
-        if not data.any():
+        if layout not in ("RGBX", "BGRX") and not data.any():
             self.fail(PIXELS_IMPLAUSIBLE, f"frame {frame} was copied from the browser's decoder as zeros")
             return False
         w, h = self.width, self.height
@@ -182,19 +199,26 @@ class VideoFrames:
                 v = chroma[cw * ch :].reshape(ch, cw)
             if matrix is not None:
                 check = plane_check(y, u, v, self.reference(), str(matrix), bool(full_range))
-                self._worst(check)
-                if not check["passed"]:
-                    message = (
-                        f"frame {frame}'s planes are not the picture the browser draws of it "
-                        f"(luma {check['luma_error']}, colour {check['colour_error']} levels apart)"
-                    )
-                    self.fail(PIXELS_DIFFER, message)
+                if not self._checked(check, frame):
                     return False
             self.hasher.push(y, u, v)
         else:
             pixels = data.reshape(h, w, 4)
-            self.hasher.push_rgb(pixels[:, :, 2::-1] if layout.startswith("BGR") else pixels)
+            rgb = pixels[:, :, 2::-1] if layout.startswith("BGR") else pixels[:, :, :3]
+            if matrix is not None and not self._checked(rgb_check(rgb, self.reference()), frame):
+                return False
+            self.hasher.push_rgb(rgb)
         return True
+
+    def _checked(self, check: dict, frame: int) -> bool:
+        self._worst(check)
+        if not check["passed"]:
+            message = (
+                f"frame {frame} as copied is not the picture the browser draws of it "
+                f"(luma {check['luma_error']}, colour {check['colour_error']} levels apart)"
+            )
+            self.fail(PIXELS_DIFFER, message)
+        return check["passed"]
 
     def _worst(self, check: dict) -> None:
         if self.check is None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from localhash.browser import VideoHasher, video_corrupt
-from localhash.video_browser import mov_frame_rate, plane_check, video_frames, vpdq_unavailable
+from localhash.video_browser import mov_frame_rate, plane_check, rgb_check, video_frames, vpdq_unavailable
 from localhash.vpdq import VpdqHasher
 from localhash.yuv import i420_to_rgb
 from tests.conftest import require_corpus
@@ -164,3 +164,15 @@ def test_a_frame_whose_planes_fail_the_check_stops_the_vpdq_and_says_why():
     assert frames.push("I420", "smpte170m", False) is False
     error = frames.fields()["vpdq_error"]
     assert error["code"] == "pixels_differ" and "frame 25" in error["message"]
+
+
+def test_an_rgb_copy_is_checked_against_the_engines_drawing_and_a_black_bgrx_frame_is_hashed():
+    y, u, v = planes(2)
+    rgba = packed("RGBA", y, u, v).reshape(H, W, 4)
+    assert rgb_check(rgba[:, :, :3], rgba)["passed"]
+    assert not rgb_check(rgba[:, :, 2::-1], rgba)["passed"], "red and blue swapped"
+    frames = video_frames(25, 1, W, H, False)
+    frames.reference()[...] = 0
+    frames.buffer("BGRX")[...] = 0  # black, X 0: a real frame, not a copy of nothing
+    assert frames.push("BGRX", "bt709", False)
+    assert frames.fields()["vpdq_check"]["passed"]
