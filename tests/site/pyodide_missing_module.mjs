@@ -21,7 +21,7 @@ out.getvalue()
 `).toJs();
 const record = (proxy) => proxy.toJs({ dict_converter: Object.fromEntries });
 const results = {};
-for (const removed of ["numpy.random", "json", "PIL.ImageFont"]) {
+for (const removed of ["numpy.random", "difflib", "PIL.ImageFont"]) {
   // pHash's step (record.imagehash_all) imports the removed module, as a future version might.
   pyodide.runPython(`
 import importlib
