@@ -171,13 +171,23 @@ async function copyFrame(frame, frames, width, height, scratch) {
     bytes = target;
     colour = drawForCheck(frame, frames, width, height);
   } else {
-    const canvas = new OffscreenCanvas(width, height);
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    context.drawImage(frame, 0, 0, width, height);
-    bytes = context.getImageData(0, 0, width, height).data;
+    bytes = drawn(frame, width, height);
     pack = { layout: "RGBA" };
   }
-  const array = frames.buffer(pack.layout);
+  fill(frames.buffer(pack.layout), bytes);
+  return { layout: pack.layout, colour };
+}
+
+// The engine's own RGBA drawing of the frame at full size.
+function drawn(frame, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(frame, 0, 0, width, height);
+  return context.getImageData(0, 0, width, height).data;
+}
+
+// Copy bytes into a buffer Python handed out (as much as it holds), then let it go.
+function fill(array, bytes) {
   const view = array.getBuffer("u8");
   try {
     view.data.set(bytes.subarray(0, view.data.length));
@@ -185,7 +195,6 @@ async function copyFrame(frame, frames, width, height, scratch) {
     view.release();
     array.destroy();
   }
-  return { layout: pack.layout, colour };
 }
 
 // The engine's own RGB drawing of the frame at full size, into VideoFrames.reference(): what the copied planes
@@ -194,21 +203,11 @@ async function copyFrame(frame, frames, width, height, scratch) {
 function drawForCheck(frame, frames, width, height) {
   let rgba;
   try {
-    const canvas = new OffscreenCanvas(width, height);
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    context.drawImage(frame, 0, 0, width, height);
-    rgba = context.getImageData(0, 0, width, height).data;
+    rgba = drawn(frame, width, height);
   } catch {
     return null;
   }
-  const array = frames.reference();
-  const view = array.getBuffer("u8");
-  try {
-    view.data.set(rgba.subarray(0, view.data.length));
-  } finally {
-    view.release();
-    array.destroy();
-  }
+  fill(frames.reference(), rgba);
   const space = frame.colorSpace || {};
   return [space.matrix || "smpte170m", space.fullRange === true];
 }
