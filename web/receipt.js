@@ -7,6 +7,7 @@
   const ui = window.localhashUI;
   const STORAGE_KEY = "localhash.caseNumber";
   let created = null; // {caseNumber, pin, hashes, date}
+  let vpdqNames = new Map(); // a vPDQ's frames (hashKey) -> the SHA-256 the bank names it by
   const $ = (id) => document.getElementById(id);
 
   function say(key, vars) {
@@ -36,6 +37,11 @@
       t("receipt.hashes", { count: created.hashes.length }),
     ];
     for (const hash of created.hashes) {
+      if (hash.type === "vpdq") {
+        const name = vpdqNames.get(window.localhash.hashKey(hash));
+        lines.push(`vpdq ${name} (${t("receipt.frames", { count: hash.value.length })})`);
+        continue;
+      }
       const quality = hash.quality === undefined ? "" : ` (${t("receipt.quality", { quality: hash.quality })})`;
       lines.push(`${hash.type} ${hash.value}${quality}${hash.kind ? ` ${hash.kind}` : ""}`);
     }
@@ -44,7 +50,8 @@
     return lines.join("\r\n");
   }
 
-  function download() {
+  async function download() {
+    await nameVideos();
     const name = `localhash-receipt-${created.caseNumber}.txt`;
     const blob = new Blob([receiptText($("receipt-pin").checked)], { type: "text/plain;charset=utf-8" });
     const link = document.createElement("a");
@@ -85,8 +92,18 @@
     }
   }
 
+  // A video's vPDQ is a list of frames: the receipt names it as the bank does (by their SHA-256), with how
+  // many frames it has, so it can be found in the case's status.
+  async function nameVideos() {
+    for (const hash of created.hashes.filter((h) => h.type === "vpdq")) {
+      const key = window.localhash.hashKey(hash);
+      if (!vpdqNames.has(key)) vpdqNames.set(key, await window.localhash.vpdqDigest(hash.value));
+    }
+  }
+
   function caseCreated(details) {
     created = details;
+    vpdqNames = new Map();
     $("case-number").textContent = details.caseNumber;
     $("case-pin").textContent = details.pin;
     ui.i18n.clear($("done-message"));

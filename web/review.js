@@ -21,7 +21,7 @@
     const out = [];
     for (const entry of ui.files.ready()) {
       for (const hash of window.localhash.hashesOf(entry.record, chosen)) {
-        const id = `${hash.type}:${hash.value}`;
+        const id = window.localhash.hashKey(hash);
         if (seen.has(id)) continue;
         seen.add(id);
         out.push(hash);

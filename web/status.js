@@ -9,7 +9,7 @@
     active: "status.state.active",
     withdrawn: "status.state.withdrawn",
   };
-  const TYPE_KEYS = { pdq: "type.pdq", md5: "type.md5", sha256: "type.sha256" };
+  const TYPE_KEYS = { pdq: "type.pdq", md5: "type.md5", sha256: "type.sha256", vpdq: "type.vpdq" };
   // What a hash is of (the bank's "kind"): the picture, or a copy the victim asked to protect too.
   const TURNS = ["rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"];
   const KIND_KEYS = { original: "kind.original", oriented: "kind.oriented" };
@@ -39,7 +39,7 @@
     const { setText } = ui.i18n;
     const item = element("li");
     const title = element("span", "hash-type");
-    setText(title, TYPE_KEYS[hash.type] || "type.sha256");
+    setText(title, TYPE_KEYS[hash.type] || "type.other", { frames: hash.frames, type: hash.type });
     const value = element("code", "hash-value");
     value.textContent = hash.value;
     const kind = element("span", "hash-kind");

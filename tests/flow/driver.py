@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -136,3 +137,15 @@ def stored_on_device(page: Page) -> dict:
 
 
 NOTHING_STORED = {"localStorage": {}, "sessionStorage": {}, "cookies": "", "indexedDB": []}
+
+
+def as_stored(hashes: list[dict]) -> list[tuple]:
+    """Hashes sent (type, value, quality) as the case's status lists them, sorted: a vPDQ's value is the
+    SHA-256 of its frames as python-threatexchange writes them (json.dumps), as the bank names it."""
+
+    def stored(h: dict) -> tuple:
+        if h["type"] == "vpdq":
+            return ("vpdq", hashlib.sha256(json.dumps(h["value"]).encode()).hexdigest(), None)
+        return (h["type"], h["value"], h.get("quality"))
+
+    return sorted(map(stored, hashes))

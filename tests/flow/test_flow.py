@@ -4,6 +4,7 @@ after partner feedback, withdrawal; with every request of the session recorded a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ import requests
 from playwright.sync_api import expect
 
 from localhash import hash_bytes
+from localhash.video_native import vpdq_of_file
 from tests.conftest import require_corpus
 
 from . import driver
@@ -109,7 +111,7 @@ def test_the_whole_flow(chromium, served, bad_files):
     assert body["hashes"] == expected_hashes(kept, dihedral=True)
     assert len(body["hashes"]) > len(expected)
     for record in kept[:3]:
-        assert set(record["pdq_dihedral"].values()) <= {h["value"] for h in body["hashes"]}
+        assert set(record["pdq_dihedral"].values()) <= {h["value"] for h in body["hashes"] if h["type"] == "pdq"}
 
     # The copies apps make: made only now that they are asked for, each picture hashed again with
     # them, in the worker; the same values as the native CLI's, each named by its kind.
@@ -124,10 +126,13 @@ def test_the_whole_flow(chromium, served, bad_files):
     assert "pdq_variants" not in kept[3]  # the video
     body = driver.shown_body(page)
     assert body["hashes"] == expected_hashes(kept, dihedral=True, variants=True)
-    kinds = {h["value"]: h.get("kind") for h in body["hashes"]}
+    kinds = {h["value"]: h.get("kind") for h in body["hashes"] if h["type"] != "vpdq"}
     assert {kinds[v["hash"]] for v in native["pdq_variants"].values()} == set(native["pdq_variants"])
     assert {kinds[v["hash"]] for v in native["pdq_turned"].values()} <= set(native["pdq_turned"])
     assert kinds[native["pdq"]] == "original" and kinds[kept[3]["md5"]] is None
+    # The video's vPDQ is sent: Chromium's frames are native's (tests/site/test_vpdq.py), here too.
+    assert kept[3]["vpdq"] == [str(f) for f in vpdq_of_file(str(VIDEO))] and kept[3]["vpdq_path"] == "i420"
+    assert [h for h in body["hashes"] if h["type"] == "vpdq"] == [{"type": "vpdq", "value": kept[3]["vpdq"]}]
 
     # Language switch mid-flow: everything is translated, nothing is lost.
     page.select_option("#lang", "nl")
@@ -199,8 +204,11 @@ def test_the_whole_flow(chromium, served, bad_files):
     assert f"Case number: {case_number}" in receipt
     assert re.search(r"^Date: .*20\d\d", receipt, re.M)
     assert "PIN: not in this receipt" in receipt and PIN not in receipt
+    frames = next(h["value"] for h in sent["hashes"] if h["type"] == "vpdq")
+    vpdq_name = hashlib.sha256(json.dumps(frames).encode()).hexdigest()  # as the bank names it
     for h in sent["hashes"]:
-        assert f"{h['type']} {h['value']}" in receipt
+        line = f"vpdq {vpdq_name} ({len(frames)} frames)" if h["type"] == "vpdq" else f"{h['type']} {h['value']}"
+        assert line in receipt
     assert f"Fingerprints sent ({len(sent['hashes'])}):" in receipt
     for path in (IMAGE, LOW_QUALITY, EXIF_IMAGE, VIDEO, PNG):
         assert path.name not in receipt
@@ -232,11 +240,20 @@ def test_the_whole_flow(chromium, served, bad_files):
     for text in reports.all_inner_texts():
         assert text == f"{PARTNER}: no report yet."
 
-    # A platform fetches the hashes and reports: one PDQ blocked, the video's MD5 not blocked.
+    # A platform fetches the hashes and reports: one PDQ blocked, the video's MD5 not blocked. Its vPDQ
+    # comes only to a platform that asks for it, as python-threatexchange's VPDQSignal stores it.
     fetched = requests.get(served.origin + "/v1/FetchHashes", headers=partner_headers(keys), timeout=10).json()
     fetched_values = {r["hashValue"] for r in fetched["hashRecords"]}
     pdq, video_md5 = kept[0]["pdq"], kept[3]["md5"]
     assert {pdq, video_md5} <= fetched_values
+    assert {r["signalType"] for r in fetched["hashRecords"]} == {"ImagePDQ", "VideoMD5"}
+    videos = requests.get(
+        served.origin + "/v1/FetchHashes",
+        params={"signalTypes": "VideoVPDQ"},
+        headers=partner_headers(keys),
+        timeout=10,
+    ).json()["hashRecords"]
+    assert [json.loads(r["hashValue"]) for r in videos] == [frames]
     feedback = {
         "count": 2,
         "hashFeedbacks": [
@@ -262,6 +279,9 @@ def test_the_whole_flow(chromium, served, bad_files):
     expect(hash_item.locator("li.report")).to_have_text(re.compile(rf"^{PARTNER}: blocked\. .*reported on .*20\d\d"))
     md5_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=video_md5))
     expect(md5_item.locator("li.report")).to_contain_text(f"{PARTNER}: not blocked.")
+    vpdq_item = page.locator("#status-hashes > li", has=page.locator("code", has_text=vpdq_name))
+    vpdq_title = f"Video fingerprint, of its pictures (vPDQ, {len(frames)} frames)"
+    expect(vpdq_item.locator(".hash-type")).to_have_text(vpdq_title)
     expect(page.locator("#status-hashes li.report.pending")).to_have_count(n - 2)
 
     # 7. Withdraw: a confirmation first; "keep" sends nothing.
@@ -279,6 +299,13 @@ def test_the_whole_flow(chromium, served, bad_files):
     again = requests.get(served.origin + "/v1/FetchHashes", headers=partner_headers(keys), timeout=10).json()
     statuses = {r["hashValue"]: r["hashStatus"] for r in again["hashRecords"]}
     assert statuses[pdq] == "Withdrawn"
+    videos = requests.get(
+        served.origin + "/v1/FetchHashes",
+        params={"signalTypes": "VideoVPDQ"},
+        headers=partner_headers(keys),
+        timeout=10,
+    ).json()["hashRecords"]
+    assert [r["hashStatus"] for r in videos] == ["Withdrawn"]
 
     assert page.errors == []
     assert driver.stored_on_device(page) == NOTHING_STORED
@@ -303,10 +330,13 @@ def expected_hashes(records: list[dict], dihedral: bool, variants: bool = False)
         if variants:
             pdq += [(framed["hash"], framed["quality"], name) for name, framed in r.get("pdq_variants", {}).items()]
         hashes = [{"type": "pdq", "value": value, "quality": quality, "kind": kind} for value, quality, kind in pdq]
+        if r.get("vpdq"):
+            hashes.append({"type": "vpdq", "value": r["vpdq"]})
         hashes += [{"type": "md5", "value": r["md5"]}, {"type": "sha256", "value": r["sha256"]}]
         for h in hashes:
-            if (h["type"], h["value"]) not in seen:
-                seen.add((h["type"], h["value"]))
+            key = (h["type"], json.dumps(h["value"]))
+            if key not in seen:
+                seen.add(key)
                 out.append(h)
     return out
 
@@ -334,7 +364,8 @@ def check_recording(recorded: list[dict], served, files, sent: dict) -> None:
         for f in files:
             assert f.name not in r["url"]
         for h in sent["hashes"]:
-            assert h["value"] not in r["url"]
+            for value in h["value"] if h["type"] == "vpdq" else [h["value"]]:
+                assert value.split(",")[0] not in r["url"]
         if r["method"] == "GET":
             assert r["body"] is None
             continue

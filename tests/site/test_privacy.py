@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,10 +76,61 @@ def test_only_allow_listed_hashes_leave_the_page(browser, site):
     # A hash's kind is one of localhash's fixed names: it can carry nothing of the picture.
     assert all(set(h) <= {"type", "value", "quality", "kind"} for h in sent["hashes"])
     assert all(h["kind"] in KINDS for h in sent["hashes"] if "kind" in h)
-    sent_values = {h["value"] for h in sent["hashes"]}
+    sent_values = {h["value"] for h in sent["hashes"] if h["type"] != "vpdq"}
     for record in records:
         assert record["md5"] in sent_values and record["sha256"] in sent_values
-    assert all(set(h["value"]) <= set("0123456789abcdef") for h in sent["hashes"])
+    assert all(set(h["value"]) <= set("0123456789abcdef") for h in sent["hashes"] if h["type"] != "vpdq")
+    # A video's vPDQ: only its frames' PDQ, quality and time in seconds, each as python-threatexchange writes it.
+    frames = [h["value"] for h in sent["hashes"] if h["type"] == "vpdq"]
+    assert frames == [r["vpdq"] for r in records if r.get("vpdq")] and frames
+    assert all(re.fullmatch(r"[0-9a-f]{64},\d{1,3},[0-9.e+-]+", frame) for video in frames for frame in video)
     # What reached the endpoint is exactly what the browser sent.
     assert site.recorded[-1]["body"] == body
     assert site.recorded[-1]["headers"].get("Idempotency-Key") == "test-key-1"
+
+
+ALLOW_LIST = """() => {
+  const frame = (i) => `${"ab".repeat(32)},${90 + (i % 11)},${(i * 1.0).toFixed(1)}`;
+  const build = (hashes) => window.localhash.buildCaseBody({ hashes });
+  const refused = (hash) => {
+    try { build([hash]); return false; } catch { return true; }
+  };
+  const many = (n) => Array.from({ length: n }, (_, i) => frame(i));
+  const body = window.localhash.buildCaseBody({
+    hashes: [
+      { type: "pdq", value: "AB".repeat(32), quality: 77, kind: "original", file: "me.jpg", width: 4032 },
+      { type: "vpdq", value: [frame(0), frame(1)], quality: 90, kind: "original", duration: 61, name: "me.mp4" },
+    ],
+  });
+  return {
+    body,
+    refused: {
+      filenameInFrame: refused({ type: "vpdq", value: [frame(0) + ",me.mp4"] }),
+      wordInFrame: refused({ type: "vpdq", value: ["cat.mp4,100,0.0"] }),
+      qualityOver100: refused({ type: "vpdq", value: [`${"ab".repeat(32)},101,0.0`] }),
+      notAList: refused({ type: "vpdq", value: frame(0) }),
+      empty: refused({ type: "vpdq", value: [] }),
+      overSixHours: refused({ type: "vpdq", value: many(6 * 3600 + 1) }),
+      unknownType: refused({ type: "exif", value: "ab" }),
+    },
+    sixHours: build([{ type: "vpdq", value: many(6 * 3600) }]).hashes[0].value.length,
+  };
+}"""
+
+
+def test_the_allow_list_passes_a_hash_and_nothing_else(browser, site):
+    """buildCaseBody keeps a hash's type, value, PDQ quality and kind, and a vPDQ only as frames of hex, a
+    quality and a time: a frame carrying anything else, or too many frames, refuses the whole body."""
+    page = browser.new_page()
+    page.goto(site.url)
+    outcome = page.evaluate(ALLOW_LIST)
+    page.close()
+    frames = [f"{'ab' * 32},90,0.0", f"{'ab' * 32},91,1.0"]
+    assert outcome["body"] == {
+        "hashes": [
+            {"type": "pdq", "value": "ab" * 32, "quality": 77, "kind": "original"},
+            {"type": "vpdq", "value": frames},
+        ]
+    }
+    assert all(outcome["refused"].values()), outcome["refused"]
+    assert outcome["sixHours"] == 6 * 3600
