@@ -23,6 +23,7 @@ from .decode import (
 )
 from .digests import HashStream, digest_bytes
 from .errors import CORRUPT_IMAGE, CORRUPT_VIDEO, EMPTY_FILE, UNSUPPORTED_FORMAT, LocalhashError
+from .frame_rate import fragmented_mov_frame_rate, matroska_frame_rate  # noqa: F401  (the worker's entry)
 from .isobmff import read_picture_boxes
 from .pdq import STRIP_PIXELS, strip_rows
 from .pixelcheck import PixelCheck, block_means

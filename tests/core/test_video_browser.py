@@ -176,3 +176,17 @@ def test_an_rgb_copy_is_checked_against_the_engines_drawing_and_a_black_bgrx_fra
     frames.buffer("BGRX")[...] = 0  # black, X 0: a real frame, not a copy of nothing
     assert frames.push("BGRX", "bt709", False)
     assert frames.fields()["vpdq_check"]["passed"]
+
+
+def test_matroska_and_fragmented_frame_rates_are_ffmpegs():
+    from localhash.frame_rate import av_reduce, fragmented_mov_frame_rate, matroska_frame_rate
+
+    # PyAV's average_rate of ffmpeg-made WebMs at these rates (DefaultDuration 33366667, 41666667, 40000000 ns)
+    assert matroska_frame_rate(33366667) == (30000, 1001)
+    assert matroska_frame_rate(41666667) == (24, 1)
+    assert matroska_frame_rate(40000000) == (25, 1)
+    assert matroska_frame_rate(0, 29.97) == (2997, 100)  # FrameRate: 1e9 / 29.97 truncated to 33366700 ns
+    assert matroska_frame_rate(0) == (0, 1)
+    assert av_reduce(1_000_000_000, 33366667, 30000) == (30000, 1001)
+    assert fragmented_mov_frame_rate(108, 89600, 15360) == (648, 35)  # PyAV's on tests/site's fragmented_vfr
+    assert fragmented_mov_frame_rate(0, 0, 15360) == (0, 1)
