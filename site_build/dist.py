@@ -19,6 +19,9 @@ from .pins import (
     LIBHEIF_SERVED,
     LIBHEIF_SHA256,
     LIBHEIF_VERSION,
+    MEDIABUNNY_SERVED,
+    MEDIABUNNY_SHA256,
+    MEDIABUNNY_VERSION,
     MP4BOX_SERVED,
     MP4BOX_SHA256,
     MP4BOX_VERSION,
@@ -134,6 +137,10 @@ def build(
     for name, served in MP4BOX_SERVED.items():
         pyodide_assets.copy_verified(mp4box_dir / name, stage / "pyodide" / served, MP4BOX_SHA256[name])
         provenance[f"pyodide/{served}"] = f"npm mp4box@{MP4BOX_VERSION} {name}"
+    mediabunny_dir = root / "node_modules" / "mediabunny"
+    for name, served in MEDIABUNNY_SERVED.items():
+        pyodide_assets.copy_verified(mediabunny_dir / name, stage / "pyodide" / served, MEDIABUNNY_SHA256[name])
+        provenance[f"pyodide/{served}"] = f"npm mediabunny@{MEDIABUNNY_VERSION} {name}"
     # What Python imports ships as bytecode (site_build/bytecode.py says why), compiled from the
     # verified originals, then cut to what the site imports and stored uncompressed
     # (site_build/trim.py). The manifest names each original by its sha256 and lists what was removed.
@@ -208,9 +215,9 @@ def build(
     provenance = {_in_runtime(rel, runtime): text for rel, text in provenance.items()}
     removed = {_in_runtime(rel, runtime): members for rel, members in removed.items()}
     worker = (root / "web" / "worker.js").read_text()
-    # pyodide.mjs, the runtime folder, its lock, libheif's bundle, libavif's module, mp4box.js
-    if worker.count(RUNTIME_REFERENCE) != 6:
-        raise pyodide_assets.AssetError(f"web/worker.js: expected 6 references to {RUNTIME_REFERENCE}")
+    # pyodide.mjs, the runtime folder, its lock, libheif's bundle, libavif's module, mp4box.js, Mediabunny
+    if worker.count(RUNTIME_REFERENCE) != 7:
+        raise pyodide_assets.AssetError(f"web/worker.js: expected 7 references to {RUNTIME_REFERENCE}")
     (stage / "worker.js").write_text(worker.replace(RUNTIME_REFERENCE, f"./{runtime}/"))
     provenance["worker.js"] = f"web/worker.js at commit {commit}, with the runtime folder's name ({runtime}) filled in"
 

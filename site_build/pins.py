@@ -63,3 +63,19 @@ MP4BOX_SERVED = {
     "dist/rolldown-runtime-w6R9maHv.mjs": "rolldown-runtime-w6R9maHv.mjs",
     "LICENSE": "mp4box-LICENSE.txt",
 }
+
+# Mediabunny (Vanilagy and contributors), the WebM/Matroska and fragmented MP4 demuxer the worker loads beside
+# mp4box.js when a video is chosen (issue 13): mp4box.js reads a file's whole sample table from its `moov`, which
+# neither a WebM nor a fragmented MP4 has. From the npm tarball mediabunny-1.61.0.tgz, whose sha512 equals the
+# `integrity` in package-lock.json (checked with `npm pack mediabunny@1.61.0` and `openssl dgst -sha512`). Its
+# browser ES module build is one self-contained file (no imports; its muxers and encoders, which would start
+# workers from blob: URLs, are never called); MPL-2.0, its licence beside it.
+MEDIABUNNY_VERSION = "1.61.0"
+MEDIABUNNY_SHA256 = {
+    "dist/bundles/mediabunny.min.mjs": "fa696c53494b6b09a8b310ec51e3c44a59e79513234fb832255a38c686162009",
+    "LICENSE": "3f3d9e0024b1921b067d6f7f88deb4a60cbe7a78e76c64e3f1d7fc3b779b9d04",
+}
+MEDIABUNNY_SERVED = {
+    "dist/bundles/mediabunny.min.mjs": "mediabunny.min.mjs",
+    "LICENSE": "mediabunny-LICENSE.txt",
+}

@@ -87,8 +87,9 @@ function toRecord(proxy) {
 }
 
 // A video: its MD5 and SHA-256, read in slices, then its vPDQ from the browser's decoder (video.js, imported
-// with mp4box.js the first time someone chooses a video, and only then). The record says why a video has no
-// vPDQ (vpdq_error) and keeps its digests; a container that cannot be read is corrupt_video, as natively.
+// with mp4box.js the first time someone chooses a video, and only then; Mediabunny the first time a WebM or a
+// fragmented MP4 needs it). The record says why a video has no vPDQ (vpdq_error) and keeps its digests; a
+// container that cannot be read is corrupt_video, as natively.
 let videoModules = null; // Promise of {video, mp4box}, once asked for
 function loadVideo() {
   if (!videoModules) {
@@ -96,6 +97,17 @@ function loadVideo() {
     videoModules.catch(() => (videoModules = null)); // a failed download is tried again with the next video
   }
   return videoModules;
+}
+let mediabunnyModule = null; // Promise of Mediabunny's module, once asked for
+function loadMediabunny(video) {
+  if (!mediabunnyModule) {
+    mediabunnyModule = import("./pyodide/mediabunny.min.mjs");
+    mediabunnyModule.catch(() => (mediabunnyModule = null)); // tried again with the next video that needs it
+  }
+  return mediabunnyModule.catch((error) => {
+    const message = `the WebM reader could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
+    throw new video.NoVpdq("demuxer_not_loaded", message);
+  });
 }
 
 async function hashVideo(id, blob, container) {
@@ -122,7 +134,8 @@ async function hashVideo(id, blob, container) {
     };
     let frames;
     try {
-      frames = await video.decodeVideo(blob, String(hasher.container), mp4box, entry, hooks);
+      const demuxers = { mp4box, mediabunny: () => loadMediabunny(video) };
+      frames = await video.decodeVideo(blob, String(hasher.container), demuxers, entry, hooks);
     } catch (error) {
       if (error instanceof video.NoVpdq) return withFields(hasher, entry.vpdq_unavailable(error.code, error.message));
       if (error instanceof video.CorruptVideo) return toRecord(entry.video_corrupt(error.message));

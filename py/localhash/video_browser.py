@@ -26,12 +26,12 @@ RGB_LAYOUTS = ("RGBA", "RGBX", "BGRA", "BGRX")
 
 # Why a video got no vPDQ in this browser, while its MD5 and SHA-256 stand (`vpdq_error.code`, web/MESSAGES.md).
 NO_WEBCODECS = "no_webcodecs"  # the browser has no VideoDecoder
-UNSUPPORTED_CONTAINER = "unsupported_container"  # a container the worker cannot demux (AVI; WebM for now)
+UNSUPPORTED_CONTAINER = "unsupported_container"  # a container not demuxed (AVI; WebM without DefaultDuration)
 UNSUPPORTED_CODEC = "unsupported_codec"  # VideoDecoder.isConfigSupported says no (HEVC outside Safari, ...)
 NOT_DECODED = "not_decoded"  # the browser's decoder failed on the stream (which may be the file's fault or its own)
 PIXELS_IMPLAUSIBLE = "pixels_implausible"  # a copied frame was all zeros: the engine copied nothing
 PIXELS_DIFFER = "pixels_differ"  # the copied planes are not the picture the engine draws of the same frame
-DEMUXER_NOT_LOADED = "demuxer_not_loaded"  # mp4box.js could not be downloaded (the next video tries again)
+DEMUXER_NOT_LOADED = "demuxer_not_loaded"  # mp4box.js or Mediabunny not downloaded (the next video tries again)
 VPDQ_ERRORS = frozenset(
     {NO_WEBCODECS, UNSUPPORTED_CONTAINER, UNSUPPORTED_CODEC, NOT_DECODED, PIXELS_IMPLAUSIBLE, PIXELS_DIFFER}
     | {DEMUXER_NOT_LOADED}

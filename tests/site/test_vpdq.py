@@ -1,5 +1,6 @@
 """vPDQ in the browser (issue 13): MP4/MOV demuxed by mp4box.js in the worker (fetched only for the first video),
-decoded by WebCodecs, the decoder's I420 planes hashed by the same Python as natively. In Chromium every corpus video
+WebM/Matroska and fragmented MP4 by Mediabunny (fetched only for the first of those), decoded by WebCodecs, the
+decoder's I420 planes hashed by the same Python as natively. In Chromium every corpus video
 and the generated edge cases equal the native vPDQ (PyAV, video_native.py) at every kept frame; a codec the browser
 cannot decode keeps MD5 and SHA-256 and says why; a damaged file is corrupt_video and the worker goes on; a copy that
 gives zeros is caught; a removed video stops; progress comes per second of video."""
@@ -25,6 +26,7 @@ from tests.webkit_page import call, open_page, page_errors, recorded_webkit
 from tests.webkit_page import hash_in_page as hash_in_webkit
 
 MP4BOX = ("mp4box.all.mjs", "rolldown-runtime-w6R9maHv.mjs", "styp-9TIZZDLN.mjs")  # its ES module build
+MEDIABUNNY = ("mediabunny.min.mjs",)  # its browser ES module build, one file
 
 
 def ffmpeg(*args: str) -> None:
@@ -33,15 +35,39 @@ def ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory) -> dict:
-    """tests/video_samples.py's edge cases, its VP9 ones also remuxed into MP4 (WebM is not demuxed here yet), a
-    QuickTime file, one with an audio track between the video's samples, HEVC, and damaged files."""
+    """tests/video_samples.py's edge cases (its VP9 WebM also remuxed into MP4), a QuickTime file, one with an
+    audio track between the video's samples, HEVC; WebM/Matroska in VP8, AV1 and H.264 (B-frames) with Opus audio;
+    fragmented MP4s; a WebM without DefaultDuration."""
     folder = tmp_path_factory.mktemp("videos")
     made = make_video_samples(folder)
-    for name in ("vp9_webm", "odd_width_vp9", "odd_height_vp9"):
-        made[f"{name}_in_mp4"] = folder / f"{name}_in.mp4"
-        ffmpeg("-i", str(made[name]), "-c", "copy", str(made[f"{name}_in_mp4"]))
+    made["vp9_webm_in_mp4"] = folder / "vp9_webm_in.mp4"
+    ffmpeg("-i", str(made["vp9_webm"]), "-c", "copy", str(made["vp9_webm_in_mp4"]))
     pattern = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"]
+    ntsc = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30000/1001"]
     h264 = ["-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast"]
+    made["vp8_webm"] = folder / "vp8.webm"
+    ffmpeg(*ntsc, "-t", "4", "-pix_fmt", "yuv420p", "-c:v", "libvpx", "-b:v", "300k", str(made["vp8_webm"]))
+    made["av1_webm"] = folder / "av1.webm"
+    av1 = ["-pix_fmt", "yuv420p", "-c:v", "libaom-av1", "-cpu-used", "8", "-b:v", "200k"]
+    ffmpeg(*pattern, "-t", "3", *av1, str(made["av1_webm"]))
+    made["h264_opus_mkv"] = folder / "h264_opus.mkv"
+    ffmpeg(*ntsc, "-f", "lavfi", "-i", "sine", *h264, "-c:a", "libopus", str(made["h264_opus_mkv"]))
+    made["vp9_opus_webm"] = folder / "vp9_opus.webm"
+    vp9 = ["-pix_fmt", "yuv420p", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]
+    ffmpeg(*pattern, "-f", "lavfi", "-i", "sine", "-t", "3", *vp9, "-c:a", "libopus", str(made["vp9_opus_webm"]))
+    made["fragmented_mp4"] = folder / "fragmented.mp4"
+    fragments = ["-movflags", "frag_keyframe+empty_moov"]
+    ffmpeg(*ntsc, *h264, "-t", "5", *fragments, str(made["fragmented_mp4"]))
+    # frames 0-59 at 30 fps, then one every 1/12 s, a fragment a second: the rate is every fragment's
+    made["fragmented_vfr"] = folder / "fragmented_vfr.mp4"
+    vfr = ["-vf", "setpts='if(lt(N,60),N/30,2+(N-60)/12)/TB'", "-fps_mode", "vfr", "-g", "30"]
+    at_30 = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"]
+    ffmpeg(*at_30, *h264, "-t", "6", *vfr, *fragments, str(made["fragmented_vfr"]))
+    made["webm_cut"] = folder / "webm_cut.webm"  # cut off mid-cluster: FFmpeg hashes the frames that are there
+    data = made["vp9_opus_webm"].read_bytes()
+    made["webm_cut"].write_bytes(data[: len(data) // 2])
+    made["webm_no_default_duration"] = folder / "no_default_duration.webm"
+    made["webm_no_default_duration"].write_bytes(without_default_duration(made["vp9_webm"].read_bytes()))
     made["quicktime"] = folder / "quicktime.mov"
     ffmpeg(*pattern, *h264, "-f", "mov", str(made["quicktime"]))
     made["with_audio"] = folder / "with_audio.mp4"
@@ -54,6 +80,16 @@ def samples(tmp_path_factory) -> dict:
     return made
 
 
+def without_default_duration(webm: bytes) -> bytes:
+    """The WebM with its video track's DefaultDuration element (ID 23 E3 83, a one-byte size) overwritten by a
+    Void element (EC) of the same length, as a recorder that writes none (MediaRecorder) leaves it."""
+    data = bytearray(webm)
+    at = data.index(b"\x23\xe3\x83")
+    length = 4 + (data[at + 3] & 0x7F)
+    data[at : at + length] = bytes([0xEC, 0x80 | (length - 2)]) + bytes(length - 2)
+    return bytes(data)
+
+
 EDGE_CASES = [
     "ntsc_29.97fps",
     "full_range_yuvj420p",
@@ -64,11 +100,20 @@ EDGE_CASES = [
     "edit_list",
     "rotated_90",
     "vp9_webm_in_mp4",
-    "odd_width_vp9_in_mp4",
-    "odd_height_vp9_in_mp4",
     "quicktime",
     "with_audio",
     "anamorphic",
+]
+# Demuxed by Mediabunny.
+WEBM_CASES = [
+    "vp9_webm",
+    "odd_width_vp9",
+    "odd_height_vp9",
+    "vp8_webm",
+    "av1_webm",
+    "h264_opus_mkv",
+    "vp9_opus_webm",
+    "fragmented_mp4",
 ]
 
 
@@ -124,15 +169,70 @@ def test_edge_cases_are_native_vpdq_frame_for_frame(page, samples):
     assert page.errors == []
 
 
+def mediabunny_requests(site, first: int) -> list[str]:
+    names = [r["path"].rsplit("/", 1)[-1] for r in site.requests[first:] if r["path"]]
+    return [name for name in names if name in MEDIABUNNY]
+
+
+def test_webm_and_fragmented_mp4_are_native_vpdq_frame_for_frame(page, site, samples):
+    first = len(site.requests)
+    assert hash_in_page(page, samples["ntsc_29.97fps"].read_bytes())["vpdq"]
+    assert mediabunny_requests(site, first) == [], "an MP4 made the page download the WebM demuxer"
+    found = {}
+    for name in WEBM_CASES:
+        record, expected = hash_in_page(page, samples[name].read_bytes()), native(samples[name])
+        found[name] = [*frames_identical(record, expected), record.get("vpdq_check")]
+        assert "vpdq_error" not in record, (name, record["vpdq_error"])
+        assert checked(record) == {**expected, "vpdq_path": "i420"}, name
+    print(json.dumps(found))
+    assert mediabunny_requests(site, first) == list(MEDIABUNNY), "fetched once"
+    assert page.errors == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the rate comes from Mediabunny's packet durations, whose sum (92160) is not the sum of the "
+    "fragments' trun durations mov.c takes (89600) when the rate changes between fragments: same frames kept, "
+    "timestamps 18 fps instead of 648/35; the fix is reading each moof's trun in the worker",
+)
+def test_a_fragmented_mp4_at_a_variable_rate_is_native_vpdq(page, samples):
+    record, expected = hash_in_page(page, samples["fragmented_vfr"].read_bytes()), native(samples["fragmented_vfr"])
+    assert checked(record) == {**expected, "vpdq_path": "i420"}
+
+
+def test_a_webm_without_default_duration_keeps_its_digests_and_says_why(page, samples):
+    # FFmpeg guesses such a stream's rate from the packets it probes (avformat_find_stream_info): not reproduced
+    data = samples["webm_no_default_duration"].read_bytes()
+    record = hash_in_page(page, data)
+    error = record.pop("vpdq_error")
+    assert record == hash_bytes(data) and error["code"] == "unsupported_container", error
+    assert "DefaultDuration" in error["message"]
+
+
+def test_a_cut_off_webm_keeps_its_digests_and_says_why(page, samples):
+    # FFmpeg decodes the frames of the cut cluster, Mediabunny leaves it out: no vPDQ rather than another one
+    data = samples["webm_cut"].read_bytes()
+    assert native(samples["webm_cut"])["vpdq"], "FFmpeg hashes what is there"
+    record = hash_in_page(page, data)
+    error = record.pop("vpdq_error")
+    assert record == hash_bytes(data) and error["code"] == "unsupported_container" and "cut off" in error["message"]
+
+
+def test_a_damaged_webm_is_corrupt_video_and_the_next_still_hashes(page, samples):
+    data = samples["vp9_opus_webm"].read_bytes()
+    for damaged in (data[:200], data[:40] + b"junk" * 64):
+        record = hash_in_page(page, damaged)
+        assert record["ok"] is False and record["error"]["code"] == "corrupt_video", record
+    assert hash_in_page(page, data)["vpdq"] == native(samples["vp9_opus_webm"])["vpdq"]
+    assert page.errors == []
+
+
 def test_a_codec_the_browser_cannot_decode_keeps_its_digests_and_says_why(page, samples):
     # Debian's Chromium decodes H.264, VP8, VP9 and AV1, not HEVC (proprietary_codecs without HEVC)
     record = hash_in_page(page, samples["hevc"].read_bytes())
     expected = hash_bytes(samples["hevc"].read_bytes())
     error = record.pop("vpdq_error")
     assert record == expected and error["code"] == "unsupported_codec" and "hvc1" in error["message"]
-    webm = hash_in_page(page, samples["vp9_webm"].read_bytes())
-    assert webm["ok"] and webm["md5"] == hash_bytes(samples["vp9_webm"].read_bytes())["md5"]
-    assert webm["vpdq_error"]["code"] == "unsupported_container"
 
 
 def test_a_damaged_video_is_corrupt_video_and_the_next_still_hashes(page, samples):
@@ -262,7 +362,16 @@ def within_metas_matcher(record: dict, expected: dict) -> dict:
     return {"frames": [len(got), len(want)], "times": times, "bits": bits, "match": verdicts, "native": itself}
 
 
-FIREFOX_CASES = ["ntsc_29.97fps", "full_range_yuvj420p", "edit_list", "rotated_90", "av1", "vp9_webm_in_mp4"]
+FIREFOX_CASES = [
+    "ntsc_29.97fps",
+    "full_range_yuvj420p",
+    "edit_list",
+    "rotated_90",
+    "av1",
+    "vp9_webm_in_mp4",
+    "vp9_webm",
+    "fragmented_mp4",
+]
 
 
 def test_firefox_hashes_its_rgb_frames_within_metas_matcher(site, samples):
@@ -298,7 +407,8 @@ def test_webkit_hashes_what_it_decodes_and_says_why_not_otherwise(site, samples)
     """WebKitGTK decodes through GStreamer: whatever codecs its plugins cover (none of these here, where Debian's
     WebKitGTK lacks the parsers) must be near native; the others keep their digests with unsupported_codec."""
     require_corpus()
-    paths = [CORPUS / "vpdq/videos/doorknob-hd-no-bar.mp4"] + [samples[n] for n in ("av1", "vp9_webm_in_mp4", "hevc")]
+    names = ("av1", "vp9_webm_in_mp4", "vp9_webm", "hevc")
+    paths = [CORPUS / "vpdq/videos/doorknob-hd-no-bar.mp4"] + [samples[n] for n in names]
     with recorded_webkit(site.origin) as (driver, _):
         open_page(driver, site.url)
         call(driver, "() => window.localhash.ready.then(() => true)")
