@@ -1,0 +1,191 @@
+"""Where a video's vPDQ time goes, in Chromium and natively, for bench/video.py --profile.
+
+In the browser, worker.js is served with a prefix (as tests/site/test_vpdq.py injects its faults) that times
+VideoFrame.copyTo and the canvas drawing of the plane check, and wraps localhash's Python steps (the check, swscale's
+YUV to RGB, PDQ's luma, its filter and its DCT) with timers; a second job on the same blob then decodes every frame
+and keeps none (demux and decode alone). Natively the same Python steps are timed around vpdq_of_file, and PyAV
+decodes the clip alone. One fresh browser or process per clip, a single run: the shares matter, not the last digit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Python timers, installed in the worker's Pyodide (and natively) before a video: seconds per step, calls per step.
+PATCH = r"""
+import json, time
+import localhash.pdq as P, localhash.video_browser as B, localhash.vpdq as V
+TIMES, CALLS = {}, {}
+def timed(name, f):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            TIMES[name] = TIMES.get(name, 0.0) + time.perf_counter() - t
+            CALLS[name] = CALLS.get(name, 0) + 1
+    return wrapper
+V.i420_to_rgb = timed("yuv_to_rgb", V.i420_to_rgb)
+V.luma_like_reference_cli = timed("luma", V.luma_like_reference_cli)
+P.PdqStream.feed_luma = timed("pdq_filter", P.PdqStream.feed_luma)
+P.PdqStream.result = timed("pdq_dct_quality", P.PdqStream.result)
+B.plane_check = timed("plane_check", B.plane_check)
+B.VideoFrames.push = timed("push", B.VideoFrames.push)
+V.VpdqHasher.push = timed("vpdq_push", V.VpdqHasher.push)
+B.VideoFrames.wants_next = timed("wants_next", B.VideoFrames.wants_next)
+B.VideoFrames.skip = timed("skip", B.VideoFrames.skip)
+def timings():
+    out = {name: {"s": TIMES[name], "calls": CALLS[name]} for name in TIMES}
+    TIMES.clear(); CALLS.clear()
+    return json.dumps(out)
+"""
+
+# Worker.js's prefix. The second video job of the worker is decode-only: vpdq wants no frame, each is counted.
+PREFIX = """
+self.lhBench = { jobs: 0, decodeOnly: false, js: {} };
+const lhTimed = (name, target, key) => {
+  const original = target[key];
+  target[key] = function (...args) {
+    const t = performance.now();
+    const done = () => {
+      const entry = (self.lhBench.js[name] ||= { ms: 0, calls: 0 });
+      entry.ms += performance.now() - t;
+      entry.calls += 1;
+    };
+    const result = original.apply(this, args);
+    if (result && typeof result.then === "function") return result.finally(done);
+    done();
+    return result;
+  };
+};
+lhTimed("copyTo", VideoFrame.prototype, "copyTo");
+lhTimed("drawImage", OffscreenCanvasRenderingContext2D.prototype, "drawImage");
+lhTimed("getImageData", OffscreenCanvasRenderingContext2D.prototype, "getImageData");
+self.addEventListener("message", ({ data }) => {
+  if (!data || data.type !== "hash" || !runtime) return;
+  if (!self.lhBench.jobs++) {
+    runtime.runPython(PATCH_PY);
+    runtime.globals.set("lh_decode_only", () => self.lhBench.decodeOnly);
+    runtime.runPython(`
+_wants, _skip = B.VideoFrames.wants_next, B.VideoFrames.skip
+B.VideoFrames.wants_next = lambda self: False if lh_decode_only() else _wants(self)
+def _counted(self):
+    if lh_decode_only():
+        self.hasher.decoded += 1
+    else:
+        _skip(self)
+B.VideoFrames.skip = _counted
+`);
+  }
+  self.lhBench.decodeOnly = self.lhBench.jobs === 2;
+  self.lhBench.js = {};
+  runtime.runPython("timings()");
+});
+const lhPost = self.postMessage.bind(self);
+self.postMessage = (message, transfer) => {
+  if (message && message.type === "result" && message.record && runtime) {
+    message.record.bench = { js: self.lhBench.js, python: JSON.parse(runtime.runPython("timings()")) };
+  }
+  return transfer ? lhPost(message, transfer) : lhPost(message);
+};
+"""
+
+# The page hashes the clip twice in one worker: the whole record (instrumented), then decode-only.
+PROFILE_JS = """async (path) => {
+  await window.localhash.ready;
+  const blob = await (await fetch(path)).blob();
+  const runs = [];
+  for (let i = 0; i < 2; i++) {
+    let firstSecond = null;
+    const onProgress = (done, total, unit) => {
+      if (unit === "seconds" && firstSecond === null) firstSecond = performance.now();
+    };
+    const t = performance.now();
+    const record = await window.localhash.hashFile(blob, { onProgress });
+    const end = performance.now();
+    runs.push({ ms: end - t, digests_ms: (firstSecond ?? end) - t, frames: (record.vpdq || []).length,
+                bench: record.bench, ok: record.ok });
+  }
+  return runs;
+}"""
+
+NATIVE_PROFILE = r"""
+import json, sys, time
+exec(sys.argv[2])
+import av
+from localhash.video_native import vpdq_of_file
+path = sys.argv[1]
+t = time.perf_counter()
+with av.open(path) as container:
+    stream = container.streams.video[0]
+    stream.codec_context.thread_type = "AUTO"
+    decoded = sum(1 for packet in container.demux(stream) for _ in packet.decode())
+decode = time.perf_counter() - t
+timings()
+t = time.perf_counter(); kept = len(vpdq_of_file(path)); total = time.perf_counter() - t
+print(json.dumps({"decode_s": decode, "decoded": decoded, "total_s": total, "kept": kept,
+                  "python": json.loads(timings())}))
+"""
+
+STEPS = ["plane_check", "yuv_to_rgb", "luma", "pdq_filter", "pdq_dct_quality"]
+
+
+def native_profile(path: Path) -> dict:
+    env = {"PYTHONPATH": str(ROOT / "py")}
+    done = subprocess.run(
+        [sys.executable, "-c", NATIVE_PROFILE, str(path), PATCH], capture_output=True, text=True, check=True, env=env
+    )
+    return json.loads(done.stdout)
+
+
+def browser_profile(playwright, url: str, served: str) -> list[dict]:
+    from bench.video import launch
+
+    browser = launch(playwright, "profile")
+    try:
+        page = browser.new_page()
+        prefix = PREFIX.replace("PATCH_PY", json.dumps(PATCH))
+
+        def instrumented(route):
+            response = route.fetch()
+            route.fulfill(response=response, body=prefix + response.text())
+
+        page.route("**/worker.js", instrumented)
+        page.goto(url)
+        return page.evaluate(PROFILE_JS, served)
+    finally:
+        browser.close()
+
+
+def print_profile(playwright, url: str, clips: dict[str, tuple[str, Path]]) -> None:
+    """One instrumented fresh browser and one native process per clip ({label: (served path, file)})."""
+    print("\nprofile, one run each, ms per kept frame (and the whole clip, s):")
+    header = ["whole", "digests", "decode only", "copyTo", "canvas"] + [*STEPS, "vpdq_push", "push"]
+    print(f"{'':<16}" + "".join(f"{h:>12}" for h in header))
+    for label, (served, path) in clips.items():
+        full, decode_only = browser_profile(playwright, url, served)
+        assert full["ok"] and decode_only["ok"] and decode_only["frames"] == 0, (full, decode_only)
+        kept = full["frames"]
+        js, py = full["bench"]["js"], full["bench"]["python"]
+        canvas = sum(js.get(k, {"ms": 0})["ms"] for k in ("drawImage", "getImageData"))
+        cells = [full["ms"] / 1000, full["digests_ms"] / 1000, decode_only["ms"] / 1000]
+        cells += [js.get("copyTo", {"ms": 0})["ms"] / kept, canvas / kept]
+        cells += [py.get(step, {"s": 0})["s"] * 1000 / kept for step in [*STEPS, "vpdq_push", "push"]]
+        print(f"{'Chromium ' + label:<16}" + "".join(f"{c:>11.2f}{'s' if i < 3 else ' '}" for i, c in enumerate(cells)))
+        ours = native_profile(path)
+        py = ours["python"]
+        cells = [ours["total_s"], 0.0, ours["decode_s"], 0.0, 0.0]
+        cells += [py.get(step, {"s": 0})["s"] * 1000 / ours["kept"] for step in [*STEPS, "vpdq_push", "push"]]
+        print(f"{'native ' + label:<16}" + "".join(f"{c:>11.2f}{'s' if i < 3 else ' '}" for i, c in enumerate(cells)))
+        calls = {k: v["calls"] for k, v in full["bench"]["python"].items()}
+        print(f"{'':<16}Chromium's Python calls: {calls}; PyAV decoded {ours['decoded']} frames")
+    print(
+        "whole: the record in Chromium (digests, demux, decode, copy, check, vPDQ), native vpdq_of_file; decode only:\n"
+        "the same worker again keeping no frame (digests, demux, decode), native PyAV decoding every frame; push:\n"
+        "VideoFrames.push in all (the check and vPDQ's steps; natively no check)."
+    )
