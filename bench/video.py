@@ -162,10 +162,10 @@ def frames_equal(got: list[str], want: list[str]) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS, help=f"interleaved rounds (default {RUNS})")
     parser.add_argument("--profile", action="store_true", help="then one instrumented browser per clip")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # build.py bench hands every script the same extra arguments
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
