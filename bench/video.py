@@ -201,7 +201,7 @@ def report(runs: dict, seconds: float, source: str, made_in: float, sizes: dict[
     print("seconds of hashing per minute of video:")
     print(
         f"{'clip':<6} {'vpdq (C++)':>10} {'localhash':>10} {'Chromium':>9} {'(vPDQ part)':>11} "
-        f"{'Chr/vpdq':>9} {'Chr/native':>10}   {'frames equal to vpdq':>20}"
+        f"{'Chr/vpdq':>9} {'Chr/native':>10}   {'frames equal to vpdq (path)':>27}"
     )
     for label, sides in runs.items():
         want = sides["vpdq"][0]["vpdq"]
@@ -209,6 +209,7 @@ def report(runs: dict, seconds: float, source: str, made_in: float, sizes: dict[
             for run in sides[side]:
                 assert run["vpdq"] == want, f"{label}: {side} differs from run to run"
         equal = [frames_equal(run["record"].get("vpdq") or [], want) for run in sides["chromium"]]
+        path = "/".join(sorted({str(run["record"].get("vpdq_path")) for run in sides["chromium"]}))
         ours = frames_equal(sides["native"][0]["vpdq"], want)
         for run in sides["chromium"]:
             assert run["record"]["ok"], (label, run["record"])
@@ -218,7 +219,7 @@ def report(runs: dict, seconds: float, source: str, made_in: float, sizes: dict[
         part = statistics.median(r["vpdq_ms"] for r in sides["chromium"]) / 1000 * per_minute
         print(
             f"{label:<6} {ref:>9.1f}s {lh:>9.1f}s {chromium:>8.1f}s {part:>10.1f}s {chromium / ref:>9.2f} "
-            f"{chromium / lh:>10.2f}   Chromium {min(equal)}/{len(want)}, localhash {ours}/{len(want)}"
+            f"{chromium / lh:>10.2f}   Chromium {min(equal)}/{len(want)} ({path}), localhash {ours}/{len(want)}"
             f"  ({sizes[label] / 1e6:.0f} MB)"
         )
     print("Chromium = hashFile's whole record (MD5, SHA-256, the demuxer's download on this first video, vPDQ and")
