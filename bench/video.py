@@ -30,13 +30,14 @@ from tests.video_samples import FFMPEG  # noqa: E402
 RUNS = 3
 GOAL = 1.2  # Chromium / native vpdq, issue 13 point 5
 CLIPS = {"720p": (1280, 720), "1080p": (1920, 1080)}
-# A handheld shot of a chair (Meta's vpdq test videos, 20.5 s at 30 fps, 480x720), enlarged and cut to 16:9: natural
-# motion and texture, as a phone's video has. Without the corpus, FFmpeg's testsrc2 pattern (mostly still: cheaper
-# to decode than a real video).
+# A phone's shot of a chair and a glass on a carpet (Meta's vpdq test videos: 20.5 s at 30 fps, 480x720 with black
+# bars at its sides), enlarged and its middle cut to 16:9: natural motion and texture. Without the corpus, FFmpeg's
+# testsrc2 pattern (mostly still: cheaper to decode than a real video).
 SOURCE = CORPUS / "vpdq" / "videos" / "chair-20-sd-bar.mp4"
 FALLBACK_SECONDS = 20
-# x264 at CRF 18 (visually lossless: 8-9 Mbit/s at 1080p here), High profile with CABAC and B-frames as phones'
-# encoders write; "superfast" only to keep making the clips within a minute on 2 cores.
+# x264 at CRF 18 (4 Mbit/s at 720p, 8.6 at 1080p here) with its defaults, High profile, CABAC and B-frames; phones'
+# hardware encoders write High profile too. "superfast" only to keep making both clips near 1.5 minutes on 2 shared
+# cores.
 H264 = ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "superfast", "-crf", "18", "-an"]
 
 # Each native side in a fresh process: imports done, then one video timed. Peak memory is Linux's VmHWM above the
