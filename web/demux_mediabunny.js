@@ -5,10 +5,12 @@
 // What FFmpeg does and this does the same way (vpdq's frames are FFmpeg's): the first video track; every
 // block's frame counted (Matroska has no edit list; laced blocks are split into their frames); the average
 // frame rate as its demuxers set it: Matroska's from the track's DefaultDuration (matroskadec.c), a fragmented
-// MP4's from every fragment's sample durations (mov.c mov_read_trun). A WebM without DefaultDuration (nor
-// FrameRate) has its rate guessed by FFmpeg from the packets it probes, which is not reproduced here, and one cut
-// off mid-cluster has that cluster's frames decoded by FFmpeg, left out by Mediabunny: no vPDQ for either.
+// MP4's from every fragment's sample durations (mov.c mov_read_trun; web/fragment_timing.js reads them). A WebM
+// without DefaultDuration (nor FrameRate) has its rate guessed by FFmpeg from the packets it probes, which is not
+// reproduced here, and one cut off mid-cluster has that cluster's frames decoded by FFmpeg, left out by
+// Mediabunny: no vPDQ for either.
 
+import { fragmentedVideoTiming } from "./fragment_timing.js";
 import { matroskaVideoTiming } from "./matroska_timing.js";
 import { CorruptVideo, NoVpdq } from "./video_errors.js";
 
@@ -43,18 +45,7 @@ export async function mediabunnySource(blob, mediabunny, python, fragmented) {
     const sink = new EncodedPacketSink(track);
     let rate;
     if (fragmented) {
-      // every fragment's samples, read for their timing only (mov.c reads every moof before the first frame)
-      const timescale = track.timeResolution;
-      let samples = 0;
-      let duration = 0;
-      try {
-        for await (const packet of sink.packets(undefined, undefined, { metadataOnly: true })) {
-          samples += 1;
-          duration += Math.round(packet.duration * timescale);
-        }
-      } catch (error) {
-        throw corrupt(error);
-      }
+      const { samples, duration, timescale } = await fragmentedVideoTiming(blob);
       rate = python.fragmented_mov_frame_rate(samples, duration, timescale).toJs();
     } else {
       if (timing.cutOff) {

@@ -77,6 +77,7 @@
     pixels_implausible: "files.done.video.pixels_implausible",
     pixels_differ: "files.done.video.pixels_differ",
     demuxer_not_loaded: "files.done.video.demuxer_not_loaded",
+    video_stalled: "files.done.video.video_stalled",
   };
 
   // `unit`: "bytes" while the file is read, "seconds" of video while its frames are decoded.

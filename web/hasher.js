@@ -5,6 +5,9 @@
   "use strict";
 
   const RECYCLE_AFTER_PIXELS = 40e6; // a fresh worker after a 40 MP image gives its memory back
+  // A video's frames are decoded with progress at every second of video; a worker silent this long
+  // there is stuck (a demuxer looping on a damaged file, a decoder that never answers): it is replaced.
+  const VIDEO_STALL_MS = 60_000;
 
   class Hasher {
     constructor(workerURL) {
@@ -16,10 +19,12 @@
       this.stageLog = []; // [{stage, ms since navigation}], for the benchmark and the tests
       this.listeners = new Set();
       this.paused = false;
+      this.watched = null; // {id, fallback, timer}: the video job being demuxed and decoded, watched for silence
       this.start();
     }
 
     start() {
+      this.unwatch();
       if (this.worker) this.worker.terminate(); // never two workers: each would take every queued job
       const worker = new Worker(this.workerURL, { type: "module" });
       this.worker = worker;
@@ -67,6 +72,32 @@
       if (!this.paused) this.start(); // a paused hasher starts again on resume
     }
 
+    // The worker is demuxing and decoding video `id`: `fallback` is the record it would give without vPDQ
+    // (its digests, vpdq_error video_stalled). Every message about the job re-arms the watch.
+    watch(id, fallback) {
+      this.unwatch();
+      this.watched = { id, fallback, timer: setTimeout(() => this.stalled(id), VIDEO_STALL_MS) };
+    }
+
+    rearm(id) {
+      if (this.watched?.id === id) this.watch(id, this.watched.fallback);
+    }
+
+    unwatch() {
+      if (this.watched) clearTimeout(this.watched.timer);
+      this.watched = null;
+    }
+
+    // The worker said nothing about video `id` for VIDEO_STALL_MS: it is stuck in code that never yields.
+    // The file keeps its digests and says why it has no vPDQ; a new worker takes the queue.
+    stalled(id) {
+      const { fallback } = this.watched;
+      this.watched = null;
+      this.worker.terminate();
+      this.finish(id, fallback);
+      if (!this.paused) this.start();
+    }
+
     onStage(listener) {
       this.listeners.add(listener);
       listener(this.stage);
@@ -82,7 +113,13 @@
       switch (message.type) {
         case "progress":
           if (message.stage) this.setStage(message.stage);
-          else this.pending.get(message.id)?.onProgress?.(message.done, message.total, message.unit || "bytes");
+          else {
+            this.rearm(message.id);
+            this.pending.get(message.id)?.onProgress?.(message.done, message.total, message.unit || "bytes");
+          }
+          break;
+        case "video":
+          if (this.pending.has(message.id)) this.watch(message.id, message.fallback);
           break;
         case "ready":
           this.setStage("ready");
@@ -119,6 +156,7 @@
     }
 
     finish(id, record) {
+      if (this.watched?.id === id) this.unwatch();
       const job = this.pending.get(id);
       if (this.running === id) this.running = null;
       if (!job) return;

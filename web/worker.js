@@ -128,6 +128,11 @@ async function hashVideo(id, blob, container) {
       return withFields(hasher, entry.vpdq_unavailable("demuxer_not_loaded", message));
     }
     const { video, mp4box } = modules;
+    // From here a demuxer or decoder that loops or never answers would hold the worker for good: the page
+    // replaces a worker silent for a minute in this stage, and gives the person this record instead (the
+    // digests stand; hasher.js VIDEO_STALL_MS).
+    const stalled = entry.vpdq_unavailable("video_stalled", "the browser's video reader stopped answering for a minute");
+    post({ type: "video", id, fallback: withFields(hasher, stalled) });
     const hooks = {
       progress: (done, total) => post({ type: "progress", id, done, total, unit: "seconds" }),
       cancelled: cancelledNow,

@@ -32,9 +32,10 @@ NOT_DECODED = "not_decoded"  # the browser's decoder failed on the stream (which
 PIXELS_IMPLAUSIBLE = "pixels_implausible"  # a copied frame was all zeros: the engine copied nothing
 PIXELS_DIFFER = "pixels_differ"  # the copied planes are not the picture the engine draws of the same frame
 DEMUXER_NOT_LOADED = "demuxer_not_loaded"  # mp4box.js or Mediabunny not downloaded (the next video tries again)
+VIDEO_STALLED = "video_stalled"  # the demuxer or decoder went silent for a minute: the page replaced the worker
 VPDQ_ERRORS = frozenset(
     {NO_WEBCODECS, UNSUPPORTED_CONTAINER, UNSUPPORTED_CODEC, NOT_DECODED, PIXELS_IMPLAUSIBLE, PIXELS_DIFFER}
-    | {DEMUXER_NOT_LOADED}
+    | {DEMUXER_NOT_LOADED, VIDEO_STALLED}
 )
 
 

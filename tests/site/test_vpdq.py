@@ -189,13 +189,9 @@ def test_webm_and_fragmented_mp4_are_native_vpdq_frame_for_frame(page, site, sam
     assert page.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the rate comes from Mediabunny's packet durations, whose sum (92160) is not the sum of the "
-    "fragments' trun durations mov.c takes (89600) when the rate changes between fragments: same frames kept, "
-    "timestamps 18 fps instead of 648/35; the fix is reading each moof's trun in the worker",
-)
 def test_a_fragmented_mp4_at_a_variable_rate_is_native_vpdq(page, samples):
+    # its rate is every fragment's samples over the sum of their trun durations (mov.c), not Mediabunny's
+    # packet durations, which differ when the rate changes between fragments
     record, expected = hash_in_page(page, samples["fragmented_vfr"].read_bytes()), native(samples["fragmented_vfr"])
     assert checked(record) == {**expected, "vpdq_path": "i420"}
 
@@ -243,6 +239,34 @@ def test_a_damaged_video_is_corrupt_video_and_the_next_still_hashes(page, sample
         assert record["ok"] is False and record["error"]["code"] == "corrupt_video", record
     assert hash_in_page(page, data)["vpdq"] == native(samples["ntsc_29.97fps"])["vpdq"]
     assert page.errors == []
+
+
+# A Mediabunny whose parser never returns, as 1.61.0's does on some damaged WebM headers (served in its place).
+LOOPING_MEDIABUNNY = """
+export class Input { constructor() {} async getVideoTracks() { for (;;) {} } dispose() {} }
+export class BlobSource { constructor() {} }
+export class EncodedPacketSink {}
+export const WEBM = {}, MATROSKA = {}, MP4 = {}, QTFF = {};
+"""
+
+
+def test_a_video_reader_that_never_returns_is_replaced_and_the_video_keeps_its_digests(browser, site, samples):
+    """A demuxer stuck in a loop holds the worker's thread for good: after a minute without a word about the
+    video, the page replaces the worker; the video keeps its digests and says why it has no vPDQ, and the next
+    file hashes in the new worker."""
+    context = browser.new_context()
+    page = context.new_page()
+    looping = {"body": LOOPING_MEDIABUNNY, "content_type": "text/javascript"}
+    page.route("**/mediabunny.min.mjs", lambda route: route.fulfill(**looping))
+    page.goto(site.url)
+    page.evaluate("window.localhash.ready")
+    webm = samples["vp9_webm"].read_bytes()
+    record = hash_in_page(page, webm)
+    after = hash_in_page(page, samples["ntsc_29.97fps"].read_bytes())
+    context.close()
+    error = record.pop("vpdq_error")
+    assert error["code"] == "video_stalled" and record == hash_bytes(webm), (error, record)
+    assert after["vpdq"] == native(samples["ntsc_29.97fps"])["vpdq"]
 
 
 # Faults injected into the worker's VideoFrame.copyTo (prepended to worker.js as it is served).
