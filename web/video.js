@@ -63,11 +63,16 @@ async function copyFrame(frame, frames, width, height, scratch) {
 }
 
 // The engine's own RGBA drawing of the frame at full size.
+// One canvas for every frame (a 1080p frame's is 8 MB), made again only for another size; cleared first, so a
+// frame with transparent pixels is never drawn over the one before.
+let drawing = null;
 function drawn(frame, width, height) {
-  const canvas = new OffscreenCanvas(width, height);
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  context.drawImage(frame, 0, 0, width, height);
-  return context.getImageData(0, 0, width, height).data;
+  if (!drawing || drawing.canvas.width !== width || drawing.canvas.height !== height) {
+    drawing = new OffscreenCanvas(width, height).getContext("2d", { willReadFrequently: true });
+  }
+  drawing.clearRect(0, 0, width, height);
+  drawing.drawImage(frame, 0, 0, width, height);
+  return drawing.getImageData(0, 0, width, height).data;
 }
 
 // Copy bytes into a buffer Python handed out (as much as it holds), then let it go.
