@@ -253,7 +253,8 @@ def test_the_whole_flow(chromium, served, bad_files):
         headers=partner_headers(keys),
         timeout=10,
     ).json()["hashRecords"]
-    assert [json.loads(r["hashValue"]) for r in videos] == [frames]
+    # (the bank is shared with the other flow tests: Firefox's case holds its own vPDQ of the same video)
+    assert frames in [json.loads(r["hashValue"]) for r in videos]
     feedback = {
         "count": 2,
         "hashFeedbacks": [
@@ -305,7 +306,7 @@ def test_the_whole_flow(chromium, served, bad_files):
         headers=partner_headers(keys),
         timeout=10,
     ).json()["hashRecords"]
-    assert [r["hashStatus"] for r in videos] == ["Withdrawn"]
+    assert [r["hashStatus"] for r in videos if json.loads(r["hashValue"]) == frames] == ["Withdrawn"]
 
     assert page.errors == []
     assert driver.stored_on_device(page) == NOTHING_STORED
