@@ -33,6 +33,12 @@ def partner_headers(keys: dict) -> dict:
     return {"Ocp-Apim-Subscription-Key": keys["subscription_key"], "x-functions-key": keys["function_key"]}
 
 
+def fetch_hashes(served, keys: dict, **params) -> list[dict]:
+    """A partner's FetchHashes records (its first page), with these query parameters."""
+    answer = requests.get(served.origin + "/v1/FetchHashes", params=params, headers=partner_headers(keys), timeout=10)
+    return answer.json()["hashRecords"]
+
+
 @pytest.fixture
 def bad_files(tmp_path):
     text = tmp_path / "notes.jpg"
@@ -242,17 +248,12 @@ def test_the_whole_flow(chromium, served, bad_files):
 
     # A platform fetches the hashes and reports: one PDQ blocked, the video's MD5 not blocked. Its vPDQ
     # comes only to a platform that asks for it, as python-threatexchange's VPDQSignal stores it.
-    fetched = requests.get(served.origin + "/v1/FetchHashes", headers=partner_headers(keys), timeout=10).json()
-    fetched_values = {r["hashValue"] for r in fetched["hashRecords"]}
+    fetched = fetch_hashes(served, keys)
+    fetched_values = {r["hashValue"] for r in fetched}
     pdq, video_md5 = kept[0]["pdq"], kept[3]["md5"]
     assert {pdq, video_md5} <= fetched_values
-    assert {r["signalType"] for r in fetched["hashRecords"]} == {"ImagePDQ", "VideoMD5"}
-    videos = requests.get(
-        served.origin + "/v1/FetchHashes",
-        params={"signalTypes": "VideoVPDQ"},
-        headers=partner_headers(keys),
-        timeout=10,
-    ).json()["hashRecords"]
+    assert {r["signalType"] for r in fetched} == {"ImagePDQ", "VideoMD5"}
+    videos = fetch_hashes(served, keys, signalTypes="VideoVPDQ")
     # (the bank is shared with the other flow tests: Firefox's case holds its own vPDQ of the same video)
     assert frames in [json.loads(r["hashValue"]) for r in videos]
     feedback = {
@@ -297,15 +298,9 @@ def test_the_whole_flow(chromium, served, bad_files):
     expect(page.locator("#status-state")).to_contain_text("Withdrawn on")
     expect(page.locator("#withdraw")).to_be_hidden()
     expect(page.locator("#announce")).to_have_text("Your case has been withdrawn.")
-    again = requests.get(served.origin + "/v1/FetchHashes", headers=partner_headers(keys), timeout=10).json()
-    statuses = {r["hashValue"]: r["hashStatus"] for r in again["hashRecords"]}
+    statuses = {r["hashValue"]: r["hashStatus"] for r in fetch_hashes(served, keys)}
     assert statuses[pdq] == "Withdrawn"
-    videos = requests.get(
-        served.origin + "/v1/FetchHashes",
-        params={"signalTypes": "VideoVPDQ"},
-        headers=partner_headers(keys),
-        timeout=10,
-    ).json()["hashRecords"]
+    videos = fetch_hashes(served, keys, signalTypes="VideoVPDQ")
     assert [r["hashStatus"] for r in videos if json.loads(r["hashValue"]) == frames] == ["Withdrawn"]
 
     assert page.errors == []
