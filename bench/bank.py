@@ -17,7 +17,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,17 +31,12 @@ sys.path[:0] = [str(ROOT / "py"), str(ROOT)]
 from hashbank import Config, credentials  # noqa: E402
 from hashbank.partners import add_partner, encode_token  # noqa: E402
 from hashbank.store import Store  # noqa: E402
+from site_build.system import free_port  # noqa: E402
 from tests.bank.postgres import PostgresServer  # noqa: E402
 
 GOAL_CASES_PER_SECOND = 1000
 GOAL_PAGE_MS = 20.0
 CONSENT = {"adult": True, "depicted": True, "intimate": True, "share_hashes": True}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -134,3 +135,10 @@ def ensure_node_modules(root: Path, run: Runner = subprocess.run) -> bool:
     if not node_modules_match_lock(root):
         raise SetupError(f"npm ci ran, but {root / 'node_modules'} still differs from package-lock.json")
     return True
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, for a server the tests or a benchmark start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

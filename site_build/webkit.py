@@ -20,6 +20,8 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.webkitgtk.options import Options
 
+from .system import free_port
+
 WEBDRIVER = "/usr/bin/WebKitWebDriver"  # Debian's webkit2gtk-driver
 XVFB = "/usr/bin/Xvfb"  # Debian's xvfb: MiniBrowser is a GTK program and needs an X display
 # WebKitGTK's own test browser, shipped in libwebkit2gtk-4.1-0 (which webkit2gtk-driver depends on).
@@ -46,7 +48,7 @@ def webkit(proxy: dict | None = None, script_timeout: float = SCRIPT_TIMEOUT_S) 
         # A private home: nothing of the person's or another session's profile, caches or settings.
         home = stack.enter_context(tempfile.TemporaryDirectory(prefix="localhash-webkit-"))
         display = stack.enter_context(_xvfb())
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DISPLAY": display, "HOME": home}
         env |= {f"XDG_{kind}_HOME": os.path.join(home, kind.lower()) for kind in ("CONFIG", "DATA", "CACHE")}
         # Xvfb has no GPU, so WebKitGTK would composite the page with Mesa's software renderer (llvmpipe):
@@ -118,12 +120,6 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,6 @@ def corpus_images() -> list[Path]:
     if not PDQ_IMAGES.is_dir():
         return []
     return sorted(p for p in PDQ_IMAGES.rglob("*") if p.is_file())
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now, for a server a test starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

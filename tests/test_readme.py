@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT, free_port
+from site_build.system import free_port
+from tests.conftest import CORPUS, ROOT
 from tests.readme_runner import Readme, Snippet, parse, run
 
 README = parse((ROOT / "README.md").read_text())

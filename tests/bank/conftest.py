@@ -20,7 +20,8 @@ import uvicorn
 from hashbank import Config, create_app
 from hashbank.partners import add_partner
 from hashbank.store import Store
-from tests.conftest import ROOT, free_port
+from site_build.system import free_port
+from tests.conftest import ROOT
 
 from .postgres import PostgresServer, PostgresUnavailable
 

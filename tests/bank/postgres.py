@@ -6,12 +6,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from site_build.system import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -42,19 +43,13 @@ def ensure_installed() -> Path:
     return bin_dir
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     """`with PostgresServer() as pg: pg.new_database()` -> a postgresql:// URL of an empty database."""
 
     def __init__(self, durable: bool = False) -> None:
         self.durable = durable  # benchmarks keep fsync on; tests trade it for speed
         self.folder: Path | None = None
-        self.port = _free_port()
+        self.port = free_port()
 
     def __enter__(self) -> PostgresServer:
         bin_dir = ensure_installed()

@@ -21,7 +21,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from hashbank.cli import parser
 from hashbank.config import ENV_METRICS_TOKEN
 from hashbank.validation import CASE_BODY_LIMIT, PARTNER_BODY_LIMIT, VICTIM_BODY_LIMIT
-from tests.conftest import ROOT, free_port
+from site_build.system import free_port
+from tests.conftest import ROOT
 
 from .conftest import ServerProcess, case_body, hex_of
 

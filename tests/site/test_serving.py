@@ -19,8 +19,8 @@ import pytest
 import localhash
 from site_build import headers, precompress
 from site_build.dist import runtime_dir
-from site_build.system import NGINX_BROTLI_STATIC
-from tests.conftest import PDQ_IMAGES, ROOT, free_port, require_corpus
+from site_build.system import NGINX_BROTLI_STATIC, free_port
+from tests.conftest import PDQ_IMAGES, ROOT, require_corpus
 from tests.site.conftest import RUNTIME, Server, hash_in_page, make_site
 
 CSP = headers.content_security_policy("api/", for_header=True)
