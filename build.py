@@ -75,7 +75,16 @@ def cmd_test(extra: list[str]) -> int:
     return subprocess.run([str(python), "-m", "pytest", *extra], cwd=ROOT, env=venv_env()).returncode
 
 
-BENCHMARKS = ["native.py", "browser.py", "video.py", "engines.py", "mobile.py", "bank.py", "robustness.py"]
+BENCHMARKS = [
+    "native.py",
+    "browser.py",
+    "video.py",
+    "engines.py",
+    "startup.py",
+    "mobile.py",
+    "bank.py",
+    "robustness.py",
+]
 
 
 def cmd_bench(extra: list[str]) -> int:
