@@ -35,7 +35,11 @@ def sample_indices(length: int) -> np.ndarray:
 def transpose(a: np.ndarray, tile: int = 256) -> np.ndarray:
     """A contiguous transposed copy, tile by tile: 3-4x faster than one big strided copy
     because each tile stays in cache."""
-    out = np.empty(a.shape[::-1], a.dtype)
+    return transpose_into(np.empty(a.shape[::-1], a.dtype), a, tile)
+
+
+def transpose_into(out: np.ndarray, a: np.ndarray, tile: int = 256) -> np.ndarray:
+    """Write `a` transposed into `out` (any view of shape a.shape[::-1]), tile by tile; returns `out`."""
     rows, cols = a.shape
     for i in range(0, rows, tile):
         for j in range(0, cols, tile):
@@ -168,3 +172,53 @@ def filter_and_decimate(luma: np.ndarray) -> np.ndarray:
     stream = JaroszStream(*luma.shape)
     stream.feed(luma)
     return stream.block()
+
+
+# Pixels of planes that share one batch of filter_and_decimate_many (16 MB of float32 per pass buffer):
+# wide enough that numpy's per-call cost is small against its work, small enough for the browser's heap.
+BATCH_PIXELS = 1 << 22
+
+
+def filter_and_decimate_many(planes: list[np.ndarray], batch_pixels: int = BATCH_PIXELS) -> list[np.ndarray]:
+    """filter_and_decimate of each luma plane (rows, cols), bit for bit, for many small planes at once.
+
+    A pass treats every line on its own, so the lines of several planes that share the pass's length
+    (and so its window and phases) go side by side through one RunningBox: each float32 element sees the
+    same operations in the same order, while the Python loop along the line runs once for them all
+    instead of once per plane. Planes are taken in batches of about `batch_pixels`, widest first."""
+    order = sorted(range(len(planes)), key=lambda i: planes[i].shape[::-1], reverse=True)
+    blocks: list[np.ndarray | None] = [None] * len(planes)
+    batch: list[int] = []
+    for n, i in enumerate(order):
+        batch.append(i)
+        pixels = sum(planes[j].size for j in batch)
+        if n + 1 == len(order) or pixels + planes[order[n + 1]].size > batch_pixels:
+            pieces = [planes[j] for j in batch]
+            # along the rows, down the columns, then both again only where the decimation samples
+            for sampled in (False, False, True, True):
+                pieces = _box_along_axis_1(pieces, sampled)
+            for j, block in zip(batch, pieces, strict=True):
+                blocks[j] = np.ascontiguousarray(block)
+            batch = []
+    return blocks
+
+
+def _box_along_axis_1(pieces: list[np.ndarray], sampled: bool) -> list[np.ndarray]:
+    """box1DFloat along axis 1 of each (lines, length) piece, returned turned: (length, lines), or
+    (64, lines) at the decimation's samples. Pieces of one length are turned side by side into one
+    (length, all their lines) buffer and filtered down it by one RunningBox."""
+    out: list[np.ndarray | None] = [None] * len(pieces)
+    by_length: dict[int, list[int]] = {}
+    for i, piece in enumerate(pieces):
+        by_length.setdefault(piece.shape[1], []).append(i)
+    for length, members in by_length.items():
+        starts = np.cumsum([0] + [pieces[i].shape[0] for i in members])
+        lines = np.empty((length, int(starts[-1])), np.float32)
+        for i, start, stop in zip(members, starts[:-1], starts[1:], strict=True):
+            transpose_into(lines[:, start:stop], pieces[i])
+        box = RunningBox(length, window_size(length), lines.shape[1], sample_indices(length) if sampled else None)
+        filtered = box.push(lines)
+        del box, lines
+        for i, start, stop in zip(members, starts[:-1], starts[1:], strict=True):
+            out[i] = filtered[:, start:stop]
+    return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hexbits import pdq_bits_to_hex
-from .jarosz import OUT_DIM, JaroszStream, filter_and_decimate
+from .jarosz import OUT_DIM, JaroszStream, filter_and_decimate, filter_and_decimate_many
 
 # The reference refuses to hash an image with a side under 5 px (pdqhashing.cpp MIN_HASHABLE_DIM).
 MIN_HASHABLE_DIM = 5
@@ -248,6 +248,18 @@ def pdq_of_strips(
 def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
     """PDQ of an RGB uint8 array (rows, cols, 3), as `pdqhash.compute` / `compute_dihedral`."""
     return pdq_of_strips(lambda top, height: rgb[top : top + height], *rgb.shape[:2], dihedral=dihedral)[0]
+
+
+def pdq_of_lumas(planes: list[np.ndarray]) -> list[PdqResult]:
+    """PDQ of each float32 luma plane (rows, cols), bit for bit as PdqStream of each plane alone, for many small
+    planes: their Jarosz passes share Python loops (jarosz.filter_and_decimate_many)."""
+    if any(min(plane.shape) < MIN_HASHABLE_DIM for plane in planes):
+        raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
+    blocks = list(planes)  # an exactly 64x64 plane is its own block, unfiltered, as in PdqStream
+    filtered = [i for i, plane in enumerate(planes) if plane.shape != (OUT_DIM, OUT_DIM)]
+    for i, block in zip(filtered, filter_and_decimate_many([planes[i] for i in filtered]), strict=True):
+        blocks[i] = block
+    return [_pdq_of_block(np.ascontiguousarray(block), False) for block in blocks]
 
 
 def pdq_hash_reference_cli(pixels: np.ndarray, dihedral: bool = False) -> PdqResult:

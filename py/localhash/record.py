@@ -25,7 +25,7 @@ from .imagehash_compat import imagehash_all, imagehash_of_grey
 from .pdq import STRIP_PIXELS, PdqResult, pdq_hash_reference_cli, pdq_of_strips
 from .pixelcheck import check_pixels
 from .strips import StripHashes, hash_array, hash_strips
-from .variants import WorkingCopy, pdq_turned, pdq_variants, working_copy
+from .variants import WorkingCopy, pdq_copies, working_copy
 
 Mode = Literal["full", "reference-cli"]
 MODES = ("full", "reference-cli")
@@ -48,8 +48,9 @@ def _pdq_in_memory(pixels: np.ndarray, orientation: int, mode: Mode, dihedral: b
 
 
 def _copies(work: np.ndarray, quality: int) -> dict[str, dict]:
-    """The record's fields for the copies apps make, from the working copy (variants.py)."""
-    return {"pdq_variants": pdq_variants(work, quality), "pdq_turned": pdq_turned(work, quality)}
+    """The record's fields for the copies apps make, from the working copy (variants.py), hashed together."""
+    variants, turned = pdq_copies(work, quality)
+    return {"pdq_variants": variants, "pdq_turned": turned}
 
 
 def _variants_in_memory(rgb: np.ndarray, orientation: int, quality: int) -> dict[str, dict]:

@@ -18,7 +18,7 @@ from PIL import Image, ImageFilter
 
 from .decode import apply_orientation
 from .hashtypes import PDQ_MIN_QUALITY
-from .pdq import pdq_hash
+from .pdq import luma_like_pdqhash, pdq_of_lumas
 
 # The working copy's longest side, at most: a box-averaged copy (an integer factor down). Measured on the
 # corpus photos over 1000 px (tests/core/test_variants.py prints it): variants made at this size are a
@@ -152,55 +152,98 @@ def _frame_size(width: int, height: int, aspect: tuple[float, float], fit: bool)
     return max(1, round(height * ratio)), height
 
 
-def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
-    """The picture as `frame` re-frames it, or None when the frame is the picture's own shape."""
-    width, height = picture.size
+def _placement(width: int, height: int, frame: Frame) -> tuple[int, int, int, int] | None:
+    """Where a width x height picture sits in `frame`: (frame width, frame height, left, top) of the picture
+    in the frame (a fill: of the frame in the picture), or None when the frame is the picture's own shape."""
     ratio = frame.aspect[0] / frame.aspect[1]
     if abs(width / height - ratio) <= SAME_SHAPE * ratio:
         return None
+    frame_width, frame_height = _frame_size(width, height, frame.aspect, fit=frame.how != "fill")
+    return frame_width, frame_height, abs(width - frame_width) // 2, abs(height - frame_height) // 2
+
+
+def _blurred_background(picture: Image.Image, frame_width: int, frame_height: int) -> Image.Image:
+    """The picture enlarged to cover the frame, centred, blurred: made at 1/BLUR_SCALE of the frame's size and
+    enlarged (a blur that wide leaves nothing a quarter-size copy cannot hold), 5x cheaper."""
+    width, height = picture.size
+    small_width, small_height = max(1, frame_width // BLUR_SCALE), max(1, frame_height // BLUR_SCALE)
+    scale = max(small_width / width, small_height / height)
+    cover = picture.resize((max(small_width, round(width * scale)), max(small_height, round(height * scale))))
+    left, top = (cover.width - small_width) // 2, (cover.height - small_height) // 2
+    background = cover.crop((left, top, left + small_width, top + small_height))
+    background = background.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(small_width, small_height)))
+    return background.resize((frame_width, frame_height), Image.BILINEAR)
+
+
+def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
+    """The picture as `frame` re-frames it, or None when the frame is the picture's own shape."""
+    placed = _placement(*picture.size, frame)
+    if placed is None:
+        return None
+    frame_width, frame_height, left, top = placed
     if frame.how == "fill":
-        crop_width, crop_height = _frame_size(width, height, frame.aspect, fit=False)
-        left, top = (width - crop_width) // 2, (height - crop_height) // 2
-        return picture.crop((left, top, left + crop_width, top + crop_height))
-    frame_width, frame_height = _frame_size(width, height, frame.aspect, fit=True)
+        return picture.crop((left, top, left + frame_width, top + frame_height))
     if frame.how == "bars":
         canvas = Image.new("RGB", (frame_width, frame_height))
-    else:  # the picture enlarged to cover the frame, centred, blurred: made at 1/BLUR_SCALE of the frame's
-        # size and enlarged (a blur that wide leaves nothing a quarter-size copy cannot hold), 5x cheaper
-        small_width, small_height = max(1, frame_width // BLUR_SCALE), max(1, frame_height // BLUR_SCALE)
-        scale = max(small_width / width, small_height / height)
-        cover = picture.resize((max(small_width, round(width * scale)), max(small_height, round(height * scale))))
-        left, top = (cover.width - small_width) // 2, (cover.height - small_height) // 2
-        background = cover.crop((left, top, left + small_width, top + small_height))
-        background = background.filter(ImageFilter.GaussianBlur(BLUR_SHARE * max(small_width, small_height)))
-        canvas = background.resize((frame_width, frame_height), Image.BILINEAR)
-    canvas.paste(picture, ((frame_width - width) // 2, (frame_height - height) // 2))
+    else:
+        canvas = _blurred_background(picture, frame_width, frame_height)
+    canvas.paste(picture, (left, top))
     return canvas
+
+
+def framed_luma(picture: Image.Image, luma: np.ndarray, frame: Frame) -> np.ndarray | None:
+    """pdq.luma_like_pdqhash of `framed(picture, frame)`, bit for bit, given the picture's own luma: luma is
+    per pixel, so a crop's is the cropped luma, bars' is 0.0 (black's, exactly) and a blurred frame's is the
+    background's luma around the picture's. Only a blurred background's pixels are converted again."""
+    placed = _placement(*picture.size, frame)
+    if placed is None:
+        return None
+    frame_width, frame_height, left, top = placed
+    if frame.how == "fill":
+        return luma[top : top + frame_height, left : left + frame_width]
+    height, width = luma.shape
+    bottom, right = top + height, left + width
+    plane = np.zeros((frame_height, frame_width), np.float32)
+    if frame.how == "blur":
+        background = np.asarray(_blurred_background(picture, frame_width, frame_height))
+        for rows, cols in ((np.s_[:top], np.s_[:]), (np.s_[bottom:], np.s_[:])) + (
+            (np.s_[top:bottom], np.s_[:left]),
+            (np.s_[top:bottom], np.s_[right:]),
+        ):
+            plane[rows, cols] = luma_like_pdqhash(background[rows, cols])
+    plane[top:bottom, left:right] = luma
+    return plane
+
+
+def pdq_copies(work: np.ndarray, original_quality: int) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(pdq_variants, pdq_turned) of the working copy `work`, every plane's luma made from the copy's own luma
+    (framed_luma; a turn's is the turned luma) and all their PDQs hashed together (pdq.pdq_of_lumas), bit for
+    bit as hashing each framed or turned copy on its own."""
+    if original_quality < PDQ_MIN_QUALITY:
+        return {}, {}
+    picture = Image.fromarray(work, "RGB")
+    luma = luma_like_pdqhash(work)
+    planes = {}
+    for frame in FRAMES:
+        plane = framed_luma(picture, luma, frame)
+        if plane is not None:
+            planes["variant", frame.name] = plane
+    for name, orientation in TURNS.items():
+        planes["turned", name] = apply_orientation(luma, orientation)
+    copies: dict[str, dict[str, dict]] = {"variant": {}, "turned": {}}
+    for (kind, name), result in zip(planes, pdq_of_lumas(list(planes.values())), strict=True):
+        copies[kind][name] = {"hash": result.hash, "quality": result.quality}
+    return copies["variant"], copies["turned"]
 
 
 def pdq_turned(work: np.ndarray, original_quality: int) -> dict[str, dict]:
     """{Meta's dihedral name: {"hash", "quality"}} of the working copy `work` (as people see it) really turned
     or mirrored (TURNS); {} below PDQ_MIN_QUALITY, as for pdq_variants."""
-    if original_quality < PDQ_MIN_QUALITY:
-        return {}
-    turned = {}
-    for name, orientation in TURNS.items():
-        result = pdq_hash(np.ascontiguousarray(apply_orientation(work, orientation)))
-        turned[name] = {"hash": result.hash, "quality": result.quality}
-    return turned
+    return pdq_copies(work, original_quality)[1]
 
 
 def pdq_variants(work: np.ndarray, original_quality: int) -> dict[str, dict]:
     """{variant name: {"hash", "quality"}} of the working copy `work` (as people see it) in every frame that
     differs from its own shape; {} for a picture whose PDQ quality is below PDQ_MIN_QUALITY (its variants
     would match unrelated pictures as readily as the picture itself does)."""
-    if original_quality < PDQ_MIN_QUALITY:
-        return {}
-    picture = Image.fromarray(work, "RGB")
-    variants = {}
-    for frame in FRAMES:
-        pixels = framed(picture, frame)
-        if pixels is not None:
-            result = pdq_hash(np.asarray(pixels))
-            variants[frame.name] = {"hash": result.hash, "quality": result.quality}
-    return variants
+    return pdq_copies(work, original_quality)[0]

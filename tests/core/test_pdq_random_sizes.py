@@ -5,6 +5,7 @@ import pdqhash
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from localhash import jarosz
 from localhash.decode import apply_orientation
 from localhash.pdq import PdqStream, pdq_hash
 
@@ -64,3 +65,25 @@ def test_pdq_of_a_picture_fed_in_strips_and_turned_matches_pdqhash_of_the_turned
     variants, _ = pdqhash.compute_dihedral(turned)
     assert (ours.hash, ours.quality) == (reference_hex(bits), quality)
     assert list(ours.dihedral.values()) == [reference_hex(v) for v in variants]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shapes=st.lists(
+        st.tuples(st.sampled_from([5, 9, 63, 64, 65, 130, 300]), st.sampled_from([5, 9, 63, 64, 65, 130, 300])),
+        min_size=1,
+        max_size=9,
+    ),
+    batch_pixels=st.sampled_from([1, 20_000, 1 << 22]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_planes_filtered_together_equal_each_plane_filtered_alone(shapes, batch_pixels, seed):
+    """jarosz.filter_and_decimate_many is bit for bit filter_and_decimate of each plane, however the planes
+    share lengths and batches (few sizes, so that many share a side; batches of one plane up to all)."""
+    rng = np.random.default_rng(seed)
+    planes = [(rng.random(shape) * 255).astype(np.float32) for shape in shapes]
+    planes[0][: len(planes[0]) // 3] = 0  # bars: rows of zeros
+    together = jarosz.filter_and_decimate_many(planes, batch_pixels)
+    for plane, block in zip(planes, together, strict=True):
+        assert block.dtype == np.float32 and block.shape == (64, 64)
+        assert np.array_equal(block.view(np.uint32), jarosz.filter_and_decimate(plane).view(np.uint32))

@@ -16,8 +16,19 @@ from PIL import Image, ImageFilter, ImageOps
 
 from localhash import browser, hash_bytes
 from localhash.cli import main
+from localhash.decode import apply_orientation
 from localhash.hexbits import hamming_hex
-from localhash.variants import FRAMES, VARIANT_NAMES, WORKING_SIDE, WorkingCopy, framed, working_copy
+from localhash.pdq import pdq_hash
+from localhash.variants import (
+    FRAMES,
+    TURNS,
+    VARIANT_NAMES,
+    WORKING_SIDE,
+    WorkingCopy,
+    framed,
+    pdq_copies,
+    working_copy,
+)
 from tests.conftest import PDQ_IMAGES, jpeg_with_orientation, require_corpus
 
 from .test_pdq_conformance import threatexchange_hex
@@ -233,3 +244,52 @@ def test_turned_copies_are_hashed_from_turned_pixels_under_metas_dihedral_names(
         )
     print(apart)
     assert all(turned <= 4 and turned <= derived for turned, derived in apart.values()), apart
+
+
+def one_by_one(work: np.ndarray) -> tuple[dict, dict]:
+    """pdq_variants and pdq_turned as they were first made: each framed or turned copy's RGB pixels hashed on
+    their own by pdq_hash."""
+    picture = Image.fromarray(work, "RGB")
+    variants = {}
+    for frame in FRAMES:
+        pixels = framed(picture, frame)
+        if pixels is not None:
+            result = pdq_hash(np.asarray(pixels))
+            variants[frame.name] = {"hash": result.hash, "quality": result.quality}
+    turned = {}
+    for name, orientation in TURNS.items():
+        result = pdq_hash(np.ascontiguousarray(apply_orientation(work, orientation)))
+        turned[name] = {"hash": result.hash, "quality": result.quality}
+    return variants, turned
+
+
+def test_the_copies_hashed_together_equal_each_copy_hashed_alone_on_corpus_photos():
+    """pdq_copies composes every copy's luma from the working copy's and hashes them in shared Jarosz passes:
+    bit for bit (hash and quality) what hashing each framed or turned picture alone gives, on landscape and
+    portrait photos (an EXIF-turned one) and a small picture whose square fit is exactly 64x64 (PDQ's
+    no-filter case)."""
+    require_corpus()
+    names = PHOTOS + ("reg-test-input/dih/bridge-1-original.jpg",)
+    works = [
+        working_copy(np.asarray(ImageOps.exif_transpose(Image.open(PDQ_IMAGES / name)).convert("RGB")))
+        for name in names
+    ]
+    works.append(np.asarray(Image.open(PDQ_IMAGES / PHOTOS[0]).convert("RGB").resize((64, 41))))
+    for work in works:
+        variants, turned = pdq_copies(work, 100)
+        assert (variants, turned) == one_by_one(work), work.shape
+        assert len(turned) == 7 and len(variants) >= 11
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(5, 200), cols=st.integers(5, 200), seed=st.integers(0, 2**32 - 1))
+def test_the_copies_hashed_together_equal_each_copy_hashed_alone_for_any_shape(rows, cols, seed):
+    """The same on random pictures of any shape: frames of under 5 px fail alike, frames of 64x64 agree."""
+    work = np.random.default_rng(seed).integers(0, 256, (rows, cols, 3), dtype=np.uint8)
+    try:
+        alone = one_by_one(work)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=str(error)):
+            pdq_copies(work, 100)
+        return
+    assert pdq_copies(work, 100) == alone
