@@ -13,6 +13,9 @@ Passes along rows filter each strip's rows on their own. Passes down the columns
 the running sums and the rows the window still reads are carried from one strip to the next.
 A 200 MP photo would need 800 MB per float plane; a strip of 8 million pixels needs 32 MB.
 The last two passes are only evaluated where the 64x64 decimation samples them.
+
+Many small planes (a picture's re-framed and turned copies, variants.py) are filtered together by
+`filter_and_decimate_many`: their lines share the Python loop, and rows they share are filtered once.
 """
 
 from __future__ import annotations
@@ -179,23 +182,31 @@ def filter_and_decimate(luma: np.ndarray) -> np.ndarray:
 BATCH_PIXELS = 1 << 22
 
 
-def filter_and_decimate_many(planes: list[np.ndarray], batch_pixels: int = BATCH_PIXELS) -> list[np.ndarray]:
-    """filter_and_decimate of each luma plane (rows, cols), bit for bit, for many small planes at once.
+def filter_and_decimate_many(
+    planes: list[np.ndarray | list[np.ndarray]], batch_pixels: int = BATCH_PIXELS
+) -> list[np.ndarray]:
+    """filter_and_decimate of each luma plane, bit for bit, for many small planes at once. A plane is an
+    array (rows, cols) or a list of such bands of equal cols, stacked top to bottom.
 
     A pass treats every line on its own, so the lines of several planes that share the pass's length
     (and so its window and phases) go side by side through one RunningBox: each float32 element sees the
     same operations in the same order, while the Python loop along the line runs once for them all
-    instead of once per plane. Planes are taken in batches of about `batch_pixels`, widest first."""
-    order = sorted(range(len(planes)), key=lambda i: planes[i].shape[::-1], reverse=True)
+    instead of once per plane. The first pass, along the rows, filters rows that are the same memory only
+    once (a band given in several planes, turned upside down, or a broadcast row of zeros for bars).
+    Planes are taken in batches of about `batch_pixels`, widest first."""
+    planes = [[plane] if isinstance(plane, np.ndarray) else list(plane) for plane in planes]
+    shapes = [(sum(len(band) for band in plane), plane[0].shape[1]) for plane in planes]
+    order = sorted(range(len(planes)), key=lambda i: shapes[i][::-1], reverse=True)
     blocks: list[np.ndarray | None] = [None] * len(planes)
     batch: list[int] = []
     for n, i in enumerate(order):
         batch.append(i)
-        pixels = sum(planes[j].size for j in batch)
-        if n + 1 == len(order) or pixels + planes[order[n + 1]].size > batch_pixels:
-            pieces = [planes[j] for j in batch]
-            # along the rows, down the columns, then both again only where the decimation samples
-            for sampled in (False, False, True, True):
+        pixels = sum(shapes[j][0] * shapes[j][1] for j in batch)
+        following = shapes[order[n + 1]] if n + 1 < len(order) else None
+        if following is None or pixels + following[0] * following[1] > batch_pixels:
+            pieces = _first_pass([planes[j] for j in batch])  # along the rows
+            # down the columns, then both again only where the decimation samples
+            for sampled in (False, True, True):
                 pieces = _box_along_axis_1(pieces, sampled)
             for j, block in zip(batch, pieces, strict=True):
                 blocks[j] = np.ascontiguousarray(block)
@@ -203,22 +214,80 @@ def filter_and_decimate_many(planes: list[np.ndarray], batch_pixels: int = BATCH
     return blocks
 
 
-def _box_along_axis_1(pieces: list[np.ndarray], sampled: bool) -> list[np.ndarray]:
+def _first_pass(planes: list[list[np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """box1DFloat along the rows of each plane (its bands stacked), (rows, cols). A row is known by its memory
+    (its first element's address and the step between elements; the length is the group's): each is filtered
+    once. Each plane's result is (the filtered rows, which of them are the plane's rows), gathered by the next
+    pass."""
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(planes)
+    by_length: dict[int, list[int]] = {}
+    for i, plane in enumerate(planes):
+        by_length.setdefault(plane[0].shape[1], []).append(i)
+    for length, members in by_length.items():
+        bands = [band for i in members for band in planes[i]]
+        if any(band.dtype != np.float32 or band.shape[1] != length for band in bands):
+            raise ValueError("a plane's bands must be float32 and of equal width")
+        starts = np.cumsum([0] + [len(band) for band in bands])
+        steps = np.concatenate([np.full(len(band), band.strides[1], np.int64) for band in bands])
+        addresses = np.concatenate(
+            [_address(band) + band.strides[0] * np.arange(len(band), dtype=np.int64) for band in bands]
+        )
+        keys = np.stack([steps, addresses], axis=1)  # the step first: rows of one step sort together
+        # each distinct row is read from its first band that goes top to bottom in memory, if any, so that
+        # it is copied in runs of whole bands, not row by row
+        upward = np.repeat([band.strides[0] < 0 for band in bands], np.diff(starts))
+        order = np.argsort(upward, kind="stable")
+        _, first, found = np.unique(keys[order], axis=0, return_index=True, return_inverse=True)
+        first = order[first]
+        inverse = np.empty(len(keys), np.intp)
+        inverse[order] = found.reshape(-1)
+        band_of = np.searchsorted(starts, first, side="right") - 1
+        row_of = first - starts[band_of]
+        breaks = np.flatnonzero((np.diff(band_of) != 0) | (np.diff(row_of) != 1)) + 1
+        lines = np.empty((length, len(first)), np.float32)
+        for begin, end in zip(np.r_[0, breaks], np.r_[breaks, len(first)], strict=True):
+            band, row = bands[band_of[begin]], row_of[begin]
+            transpose_into(lines[:, begin:end], band[row : row + end - begin])
+        filtered = transpose(RunningBox(length, window_size(length), lines.shape[1]).push(lines))
+        del lines
+        start = 0
+        for i in members:
+            rows = sum(len(band) for band in planes[i])
+            out[i] = (filtered, inverse[start : start + rows])
+            start += rows
+    return out
+
+
+def _address(a: np.ndarray) -> int:
+    """Where a's first element is in memory."""
+    return a.__array_interface__["data"][0]
+
+
+def _box_along_axis_1(pieces: list, sampled: bool) -> list[np.ndarray]:
     """box1DFloat along axis 1 of each (lines, length) piece, returned turned: (length, lines), or
     (64, lines) at the decimation's samples. Pieces of one length are turned side by side into one
-    (length, all their lines) buffer and filtered down it by one RunningBox."""
+    (length, all their lines) buffer and filtered down it by one RunningBox. A piece that is a pair,
+    _first_pass's (filtered rows, which of them), is (length, lines) already: its rows are gathered."""
     out: list[np.ndarray | None] = [None] * len(pieces)
     by_length: dict[int, list[int]] = {}
     for i, piece in enumerate(pieces):
-        by_length.setdefault(piece.shape[1], []).append(i)
+        by_length.setdefault(len(piece[1]) if isinstance(piece, tuple) else piece.shape[1], []).append(i)
     for length, members in by_length.items():
-        starts = np.cumsum([0] + [pieces[i].shape[0] for i in members])
+        starts = np.cumsum([0] + [_lines(pieces[i]) for i in members])
         lines = np.empty((length, int(starts[-1])), np.float32)
         for i, start, stop in zip(members, starts[:-1], starts[1:], strict=True):
-            transpose_into(lines[:, start:stop], pieces[i])
+            if isinstance(pieces[i], tuple):
+                np.take(*pieces[i], axis=0, out=lines[:, start:stop], mode="clip")
+            else:
+                transpose_into(lines[:, start:stop], pieces[i])
         box = RunningBox(length, window_size(length), lines.shape[1], sample_indices(length) if sampled else None)
         filtered = box.push(lines)
         del box, lines
         for i, start, stop in zip(members, starts[:-1], starts[1:], strict=True):
             out[i] = filtered[:, start:stop]
     return out
+
+
+def _lines(piece: np.ndarray | tuple[np.ndarray, np.ndarray]) -> int:
+    """How many lines a piece of _box_along_axis_1 has side by side."""
+    return piece[0].shape[1] if isinstance(piece, tuple) else piece.shape[0]

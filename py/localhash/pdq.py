@@ -250,14 +250,21 @@ def pdq_hash(rgb: np.ndarray, dihedral: bool = False) -> PdqResult:
     return pdq_of_strips(lambda top, height: rgb[top : top + height], *rgb.shape[:2], dihedral=dihedral)[0]
 
 
-def pdq_of_lumas(planes: list[np.ndarray]) -> list[PdqResult]:
-    """PDQ of each float32 luma plane (rows, cols), bit for bit as PdqStream of each plane alone, for many small
-    planes: their Jarosz passes share Python loops (jarosz.filter_and_decimate_many)."""
-    if any(min(plane.shape) < MIN_HASHABLE_DIM for plane in planes):
+def pdq_of_lumas(planes: list[np.ndarray | list[np.ndarray]]) -> list[PdqResult]:
+    """PDQ of each float32 luma plane (rows, cols), or list of bands of rows stacked top to bottom, bit for bit
+    as PdqStream of each plane alone, for many small planes: their Jarosz passes share Python loops
+    (jarosz.filter_and_decimate_many)."""
+    bands = [[plane] if isinstance(plane, np.ndarray) else list(plane) for plane in planes]
+    shapes = [(sum(len(band) for band in plane), plane[0].shape[1]) for plane in bands]
+    if any(min(shape) < MIN_HASHABLE_DIM for shape in shapes):
         raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
-    blocks = list(planes)  # an exactly 64x64 plane is its own block, unfiltered, as in PdqStream
-    filtered = [i for i, plane in enumerate(planes) if plane.shape != (OUT_DIM, OUT_DIM)]
-    for i, block in zip(filtered, filter_and_decimate_many([planes[i] for i in filtered]), strict=True):
+    # an exactly 64x64 plane is its own block, unfiltered, as in PdqStream
+    blocks = [
+        np.concatenate(plane) if shape == (OUT_DIM, OUT_DIM) else None
+        for plane, shape in zip(bands, shapes, strict=True)
+    ]
+    filtered = [i for i, block in enumerate(blocks) if block is None]
+    for i, block in zip(filtered, filter_and_decimate_many([bands[i] for i in filtered]), strict=True):
         blocks[i] = block
     return [_pdq_of_block(np.ascontiguousarray(block), False) for block in blocks]
 

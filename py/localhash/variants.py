@@ -191,28 +191,35 @@ def framed(picture: Image.Image, frame: Frame) -> Image.Image | None:
     return canvas
 
 
-def framed_luma(picture: Image.Image, luma: np.ndarray, frame: Frame) -> np.ndarray | None:
-    """pdq.luma_like_pdqhash of `framed(picture, frame)`, bit for bit, given the picture's own luma: luma is
-    per pixel, so a crop's is the cropped luma, bars' is 0.0 (black's, exactly) and a blurred frame's is the
-    background's luma around the picture's. Only a blurred background's pixels are converted again."""
+def framed_luma(picture: Image.Image, luma: np.ndarray, frame: Frame) -> list[np.ndarray] | None:
+    """pdq.luma_like_pdqhash of `framed(picture, frame)`, bit for bit, as bands of rows stacked top to bottom,
+    given the picture's own luma: luma is per pixel, so a crop's is the cropped luma, bars' is 0.0 (black's,
+    exactly) and a blurred frame's is the background's luma around the picture's. Only a blurred background's
+    pixels are converted again. A frame that adds rows only above and below keeps `luma` itself as a band
+    (bars as a broadcast row of zeros), so that PDQ's first pass filters those rows once for every frame."""
     placed = _placement(*picture.size, frame)
     if placed is None:
         return None
     frame_width, frame_height, left, top = placed
     if frame.how == "fill":
-        return luma[top : top + frame_height, left : left + frame_width]
+        return [luma[top : top + frame_height, left : left + frame_width]]
     height, width = luma.shape
     bottom, right = top + height, left + width
-    plane = np.zeros((frame_height, frame_width), np.float32)
+    background = None
     if frame.how == "blur":
         background = np.asarray(_blurred_background(picture, frame_width, frame_height))
-        for rows, cols in ((np.s_[:top], np.s_[:]), (np.s_[bottom:], np.s_[:])) + (
-            (np.s_[top:bottom], np.s_[:left]),
-            (np.s_[top:bottom], np.s_[right:]),
-        ):
-            plane[rows, cols] = luma_like_pdqhash(background[rows, cols])
+    if frame_width == width:
+        if background is None:
+            zeros = np.zeros((1, width), np.float32)
+            return [np.broadcast_to(zeros, (top, width)), luma, np.broadcast_to(zeros, (frame_height - bottom, width))]
+        return [luma_like_pdqhash(background[:top]), luma, luma_like_pdqhash(background[bottom:])]
+    plane = np.zeros((frame_height, frame_width), np.float32)
+    if background is not None:
+        around = (np.s_[:top, :], np.s_[bottom:, :], np.s_[top:bottom, :left], np.s_[top:bottom, right:])
+        for part in around:
+            plane[part] = luma_like_pdqhash(background[part])
     plane[top:bottom, left:right] = luma
-    return plane
+    return [plane]
 
 
 def pdq_copies(work: np.ndarray, original_quality: int) -> tuple[dict[str, dict], dict[str, dict]]:

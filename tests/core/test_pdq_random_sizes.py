@@ -74,16 +74,31 @@ def test_pdq_of_a_picture_fed_in_strips_and_turned_matches_pdqhash_of_the_turned
         min_size=1,
         max_size=9,
     ),
+    banded=st.lists(
+        st.tuples(st.integers(0, 8), st.sampled_from(["zeros", "same", "upside down", "mirrored", "turned"]))
+    ),
     batch_pixels=st.sampled_from([1, 20_000, 1 << 22]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_planes_filtered_together_equal_each_plane_filtered_alone(shapes, batch_pixels, seed):
+def test_planes_filtered_together_equal_each_plane_filtered_alone(shapes, banded, batch_pixels, seed):
     """jarosz.filter_and_decimate_many is bit for bit filter_and_decimate of each plane, however the planes
-    share lengths and batches (few sizes, so that many share a side; batches of one plane up to all)."""
+    share lengths and batches (few sizes, so that many share a side; batches of one plane up to all) and
+    whatever rows they share: planes given as bands of another plane's rows (the same, upside down, mirrored
+    or turned: the same memory read another way) and bands of broadcast zeros, as variants.py gives bars."""
     rng = np.random.default_rng(seed)
     planes = [(rng.random(shape) * 255).astype(np.float32) for shape in shapes]
-    planes[0][: len(planes[0]) // 3] = 0  # bars: rows of zeros
+    planes[0][: len(planes[0]) // 3] = 0  # rows of zeros, in memory
+    for index, how in banded:
+        source = planes[index % len(shapes)]
+        if how == "turned":  # a square's rows and its columns: the first row and column start at one address
+            side = min(source.shape)
+            source = source[:side, :side]
+        inner = {"upside down": source[::-1], "mirrored": source[:, ::-1], "turned": source.T}.get(how, source)
+        rows = int(rng.integers(0, 70))
+        zeros = np.broadcast_to(np.zeros((1, inner.shape[1]), np.float32), (rows, inner.shape[1]))
+        planes.append([zeros, inner, zeros[:3]] if how == "zeros" else [source[1:4], zeros, inner])
     together = jarosz.filter_and_decimate_many(planes, batch_pixels)
     for plane, block in zip(planes, together, strict=True):
+        whole = np.concatenate(plane) if isinstance(plane, list) else plane
         assert block.dtype == np.float32 and block.shape == (64, 64)
-        assert np.array_equal(block.view(np.uint32), jarosz.filter_and_decimate(plane).view(np.uint32))
+        assert np.array_equal(block.view(np.uint32), jarosz.filter_and_decimate(whole).view(np.uint32))
