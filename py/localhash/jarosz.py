@@ -233,21 +233,20 @@ def _first_pass(planes: list[list[np.ndarray]]) -> list[tuple[np.ndarray, np.nda
             [_address(band) + band.strides[0] * np.arange(len(band), dtype=np.int64) for band in bands]
         )
         keys = np.stack([steps, addresses], axis=1)  # the step first: rows of one step sort together
-        # each distinct row is read from its first band that goes top to bottom in memory, if any, so that
-        # it is copied in runs of whole bands, not row by row
-        upward = np.repeat([band.strides[0] < 0 for band in bands], np.diff(starts))
-        order = np.argsort(upward, kind="stable")
-        _, first, found = np.unique(keys[order], axis=0, return_index=True, return_inverse=True)
-        first = order[first]
-        inverse = np.empty(len(keys), np.intp)
-        inverse[order] = found.reshape(-1)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        # each distinct row is copied from the first band that has it, read top to bottom in memory (a band
+        # going upwards is read turned over): rows sorted by address then come in runs of whole bands
+        upward = np.array([band.strides[0] < 0 for band in bands])
         band_of = np.searchsorted(starts, first, side="right") - 1
         row_of = first - starts[band_of]
+        row_of = np.where(upward[band_of], starts[band_of + 1] - 1 - first, row_of)
         breaks = np.flatnonzero((np.diff(band_of) != 0) | (np.diff(row_of) != 1)) + 1
         lines = np.empty((length, len(first)), np.float32)
         for begin, end in zip(np.r_[0, breaks], np.r_[breaks, len(first)], strict=True):
             band, row = bands[band_of[begin]], row_of[begin]
-            transpose_into(lines[:, begin:end], band[row : row + end - begin])
+            downward = band[::-1] if upward[band_of[begin]] else band
+            transpose_into(lines[:, begin:end], downward[row : row + end - begin])
         filtered = transpose(RunningBox(length, window_size(length), lines.shape[1]).push(lines))
         del lines
         start = 0
