@@ -77,6 +77,7 @@ def cmd_test(extra: list[str]) -> int:
 
 BENCHMARKS = [
     "native.py",
+    "variants.py",
     "browser.py",
     "video.py",
     "engines.py",
