@@ -194,10 +194,14 @@ def build(
             f"{', without docstrings' if stripped[file_name] else ''}; "
             f"{len(cut)} of {len(names)} {why}, listed under 'removed'{stored}"
         )
-    trim.store(compiled_dir / source_wheel.name, localhash_wheel, [], trim.members(source_wheel))
+    names = trim.members(compiled_dir / source_wheel.name)
+    cut = trim.wheel_removals("localhash", names, modules)
+    trim.store(compiled_dir / source_wheel.name, localhash_wheel, cut, names)
+    removed[f"pyodide/{localhash_wheel.name}"] = cut
     provenance[f"pyodide/{localhash_wheel.name}"] = (
         f"built from py/localhash at commit {commit}; its sources kept, with bytecode beside them "
-        f"compiled by Pyodide's CPython (site_build/bytecode.py){stored}"
+        f"compiled by Pyodide's CPython (site_build/bytecode.py); {len(cut)} of {len(names)} members that "
+        f"only run natively (the CLI, PyAV's video) removed, listed under 'removed'{stored}"
     )
     shutil.rmtree(originals)
     shutil.rmtree(compiled_dir)

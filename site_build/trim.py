@@ -124,6 +124,13 @@ WHEEL_REMOVALS = {
         "PIL/features.py",
         "*.pyi",
     ),
+    # What runs only natively: the command line, and decoding video with PyAV (the browser's decoder is
+    # WebCodecs, video_browser.py). Sources and their bytecode.
+    "localhash": tuple(
+        pattern
+        for module in ("__main__", "cli", "video_native")
+        for pattern in (f"localhash/{module}.py", f"localhash/__pycache__/{module}.cpython-*.pyc")
+    ),
 }
 
 

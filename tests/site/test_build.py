@@ -299,11 +299,23 @@ def test_manifest_lists_every_file_with_size_sha256_and_provenance(dist):
     official_stdlib = f"npm pyodide@0.27.7 python_stdlib.zip sha256 {CORE_SHA256['python_stdlib.zip']}"
     assert stdlib["provenance"].startswith(f"{official_stdlib}; {compiled}, without docstrings; ")
     assert stdlib["provenance"].endswith(f"found by site_build/trace.py), listed under 'removed'{stored}")
+    wheel = next(rel for rel in files if rel.startswith(f"{runtime}/localhash-"))
     assert {rel for rel, entry in manifest["files"].items() if "removed" in entry} == {
         f"{runtime}/{name}" for name in ("python_stdlib.zip", NUMPY["file_name"], PILLOW_FILE_NAME)
-    }
-    wheel = next(rel for rel in files if rel.startswith(f"{runtime}/localhash-"))
+    } | {wheel}
     assert re.match(r"built from py/localhash at commit [0-9a-f]{40}(\+uncommitted-changes)?; ", provenance[wheel])
+    # The site's wheel leaves out only what runs natively alone: the CLI and PyAV's video decoding.
+    native_only = [
+        f"localhash/{folder}{module}{suffix}"
+        for module in ("__main__", "cli", "video_native")
+        for folder, suffix in (("", ".py"), ("__pycache__/", ".cpython-312.pyc"))
+    ]
+    assert manifest["files"][wheel]["removed"] == sorted(native_only)
+    assert (
+        f"6 of {len(manifest['files'][wheel]['removed']) + len(zipfile.ZipFile(dist / wheel).namelist())} "
+        in (provenance[wheel])
+    )
+    assert not set(native_only) & set(zipfile.ZipFile(dist / wheel).namelist())
     assert provenance["worker.js"].startswith("web/worker.js at commit ")
     assert provenance["worker.js"].endswith(f", with the runtime folder's name ({runtime}) filled in")
     assert provenance["index.html"].startswith("web/index.html at commit ")
