@@ -20,6 +20,8 @@ Many small planes (a picture's re-framed and turned copies, variants.py) are fil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 OUT_DIM = 64  # PDQ decimates to 64x64 (pdqhashing.cpp)
@@ -156,10 +158,17 @@ class JaroszStream:
 
     def feed(self, luma: np.ndarray) -> None:
         """The plane's next rows, (n, cols) float32."""
+        for _ in self.feed_steps(luma):
+            pass
+
+    def feed_steps(self, luma: np.ndarray) -> Iterator[None]:
+        """feed, one pass at a time: yields after each pass, so that a caller can do other work in between (the
+        browser's worker lets its video decoder run). The same operations in the same order as feed."""
         for stage in self.stages:
             luma = stage.push(luma)
             if not len(luma):
                 return
+            yield
         self.decimated.append(luma)
 
     def block(self) -> np.ndarray:

@@ -7,7 +7,7 @@ what python-threatexchange and Hasher-Matcher-Actioner compute on `Image.convert
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,12 +59,24 @@ def luma_like_pdqhash(rgb: np.ndarray, tile: int = 256) -> np.ndarray:
     return luma
 
 
+# fillFloatLumaFromRGB's float weights of red, green and blue (ITU-R BT.601's luma).
+REFERENCE_CLI_WEIGHTS = (np.float32(0.299), np.float32(0.587), np.float32(0.114))
+
+
 def luma_like_reference_cli(rgb: np.ndarray) -> np.ndarray:
     """The C++ tool's fillFloatLumaFromRGB (float32 coefficients and arithmetic), (rows, cols)."""
-    channels = [rgb[:, :, c].astype(np.float32) for c in range(3)]
-    luma = channels[0] * np.float32(0.299)
-    luma += channels[1] * np.float32(0.587)
-    luma += channels[2] * np.float32(0.114)
+    return luma_of_channels(rgb[:, :, c] for c in range(3))
+
+
+def luma_of_channels(channels) -> np.ndarray:
+    """luma_like_reference_cli of the red, green and blue planes given one after the other (integers, each read
+    before the next is asked for): each one's float times its weight, summed in that order, float32."""
+    luma = None
+    for channel, weight in zip(channels, REFERENCE_CLI_WEIGHTS, strict=True):
+        if luma is None:
+            luma = np.multiply(channel, weight, dtype=np.float32)
+        else:
+            luma += np.multiply(channel, weight, dtype=np.float32)
     return luma
 
 
@@ -168,6 +180,11 @@ class PdqStream:
 
     def feed_luma(self, luma: np.ndarray) -> None:
         """Like feed, given the strip's float32 luma (rows, cols)."""
+        for _ in self.feed_luma_steps(luma):
+            pass
+
+    def feed_luma_steps(self, luma: np.ndarray) -> Iterator[None]:
+        """feed_luma, yielding between the filter's passes (JaroszStream.feed_steps)."""
         if self.bottom_up:
             luma = luma[::-1]
         if self.mirrored:
@@ -175,7 +192,7 @@ class PdqStream:
         if self.unfiltered is not None:
             self.unfiltered.append(luma)
         else:
-            self.stream.feed(np.ascontiguousarray(luma))
+            yield from self.stream.feed_steps(np.ascontiguousarray(luma))
 
     def result(self, dihedral: bool = False) -> PdqResult:
         """The hash, its quality and, with `dihedral`, the eight derived variants."""

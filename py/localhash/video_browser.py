@@ -9,13 +9,15 @@ record says so (`vpdq_path`: "i420" or "rgba").
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from fractions import Fraction
 
 import numpy as np
 
 from .errors import LocalhashError
 from .record import failure_record
-from .vpdq import VpdqHasher
+from .vpdq import VpdqHasher, run_steps
 
 # How each WebCodecs VideoFrame.format arrives in the buffer (the worker copies it with VideoFrame.copyTo, planes
 # packed without padding): the YUV layouts keep the decoder's samples (vpdq_path "i420"), the RGB ones are the
@@ -61,9 +63,11 @@ MATRICES = {
 
 
 def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int) -> np.ndarray:
-    """Sums of one band of cells (cell_rows high) across GRID cells of cell_cols, (GRID, 3)."""
-    area = pixels[:cell_rows, : cell_cols * GRID].astype(np.float32)
-    return area.reshape(cell_rows, GRID, cell_cols, 3).sum(axis=(0, 2), dtype=np.float64)
+    """Sums of one band of cells (cell_rows high) across GRID cells of cell_cols, (GRID, channels): exact for
+    integers, float64 for floats, without a copy of the band."""
+    area = pixels[:cell_rows, : cell_cols * GRID]
+    exact = np.int64 if area.dtype.kind in "ui" else np.float64
+    return area.reshape(cell_rows, GRID, cell_cols, -1).sum(axis=(0, 2), dtype=exact)
 
 
 def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool) -> dict:
@@ -72,25 +76,33 @@ def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool)
     in 8-bit levels. Both are read at the chroma samples' positions (every other row and column, where each
     chroma sample sits on its own luma sample), one band of cells at a time: a quarter of the pixels, and a 4K
     frame costs a band's floats."""
+    return run_steps(plane_check_steps(y, u, v, engine_rgba, matrix, full_range))
+
+
+def plane_check_steps(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool) -> Iterator[None]:
+    """plane_check, yielding after each band of cells; returns its dict."""
     kr, kb = MATRICES.get(str(matrix), MATRICES["smpte170m"])
     kg = 1 - kr - kb
     rows, cols = u.shape
     cell_rows, cell_cols = rows // GRID, cols // GRID
+    used = cell_cols * GRID  # the chroma columns the cells cover
     ours, theirs = np.zeros((GRID, GRID, 3)), np.zeros((GRID, GRID, 3))
     for band in range(GRID):
         top = band * cell_rows
-        luma = y[2 * top : 2 * (top + cell_rows) : 2, ::2].astype(np.float32)
-        cb = u[top : top + cell_rows].astype(np.float32) - 128
-        cr = v[top : top + cell_rows].astype(np.float32) - 128
+        luma = y[2 * top : 2 * (top + cell_rows) : 2, : 2 * used : 2].astype(np.float32)
+        cb = u[top : top + cell_rows, :used].astype(np.float32) - 128
+        cr = v[top : top + cell_rows, :used].astype(np.float32) - 128
         if not full_range:
             luma, cb, cr = (luma - 16) * np.float32(255 / 219), cb * np.float32(255 / 224), cr * np.float32(255 / 224)
         r = luma + np.float32(2 * (1 - kr)) * cr
         b = luma + np.float32(2 * (1 - kb)) * cb
         g = (luma - np.float32(kr) * r - np.float32(kb) * b) / np.float32(kg)
-        rgb = np.clip(np.stack([r, g, b], axis=-1), 0, 255)
-        ours[band] = _cell_sums(rgb, cell_rows, cell_cols)
-        drawn = engine_rgba[2 * top : 2 * (top + cell_rows) : 2, ::2, :3]
-        theirs[band] = _cell_sums(drawn, cell_rows, cell_cols)
+        for channel, colour in enumerate((r, g, b)):  # one channel at a time: no (rows, cols, 3) copy
+            ours[band, :, channel] = _cell_sums(np.clip(colour, 0, 255, out=colour), cell_rows, cell_cols)[:, 0]
+        for channel in range(3):  # a channel at a time: numpy sums a strided band's one channel faster in wasm
+            drawn = engine_rgba[2 * top : 2 * (top + cell_rows) : 2, : 2 * used : 2, channel]
+            theirs[band, :, channel] = _cell_sums(drawn, cell_rows, cell_cols)[:, 0]
+        yield
     weights = np.array([0.299, 0.587, 0.114])
     difference = (ours - theirs) / (cell_rows * cell_cols)
     luma_error = float(np.abs(difference @ weights).mean())
@@ -102,6 +114,11 @@ def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool)
 def rgb_check(rgb: np.ndarray, engine_rgba: np.ndarray) -> dict:
     """plane_check for a frame the engine hands out as RGB: the copy against the engine's canvas drawing of the
     same frame (both the engine's conversion, so they differ by rounding only), at every other row and column."""
+    return run_steps(rgb_check_steps(rgb, engine_rgba))
+
+
+def rgb_check_steps(rgb: np.ndarray, engine_rgba: np.ndarray) -> Iterator[None]:
+    """rgb_check, yielding after each band of cells; returns its dict."""
     rows, cols = (rgb.shape[0] + 1) // 2, (rgb.shape[1] + 1) // 2
     cell_rows, cell_cols = rows // GRID, cols // GRID
     difference = np.zeros((GRID, GRID, 3))
@@ -110,6 +127,7 @@ def rgb_check(rgb: np.ndarray, engine_rgba: np.ndarray) -> dict:
         ours = _cell_sums(rgb[top : top + 2 * cell_rows : 2, ::2], cell_rows, cell_cols)
         theirs = _cell_sums(engine_rgba[top : top + 2 * cell_rows : 2, ::2, :3], cell_rows, cell_cols)
         difference[band] = (ours - theirs) / (cell_rows * cell_cols)
+        yield
     luma_error = float(np.abs(difference @ np.array([0.299, 0.587, 0.114])).mean())
     colour_error = float(np.abs(difference).mean())
     passed = luma_error <= LUMA_LIMIT and colour_error <= COLOUR_LIMIT
@@ -122,10 +140,12 @@ class VideoFrames:
     decoded frames' size; `full_range`: swscale's range, true only where FFmpeg's decoder outputs a `yuvj`
     format (H.264 with the SPS's full-range flag), whatever the file's colour tags say (vpdq's rule).
 
-    For each decoded frame in output order: `wants_next()`; when False, `skip()`; when True, `buffer(layout)`
-    is the array the worker copies the frame into and `push(layout)` hashes it (False when the pixels are not
-    plausible: `vpdq_error` then says why). A frame under 5 px a side sets `failure`
-    (too_small, the whole record fails as natively)."""
+    The worker calls `take()` for each decoded frame in output order, as soon as the decoder outputs it: True when
+    vpdq keeps it. Each kept frame, in the same order and possibly later, is copied into `buffer(layout)` (and the
+    engine's drawing of it into `reference()`), then `job(layout, ...)` checks and hashes it in pieces (FrameJob),
+    so that the worker's thread can serve its decoder in between. `push(layout)` does both at once for the next
+    frame. A frame under 5 px a side sets `failure` (too_small, the whole record fails as natively); pixels that
+    are not plausible set `vpdq_error`."""
 
     def __init__(self, num: int, den: int, width: int, height: int, full_range: bool) -> None:
         self.width, self.height = int(width), int(height)
@@ -136,6 +156,7 @@ class VideoFrames:
         self._buffer: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self.hasher: VpdqHasher | None = None
+        self._kept: deque[int] = deque()  # numbers of the frames taken and not yet hashed, in order
         try:
             self.hasher = VpdqHasher(Fraction(int(num), int(den)), self.width, self.height, bool(full_range))
         except LocalhashError as exc:
@@ -148,6 +169,14 @@ class VideoFrames:
 
     def skip(self) -> None:
         self.hasher.skip()
+
+    def take(self) -> bool:
+        """Counts the next decoded frame as FFmpeg counts them: True when vpdq keeps it (the worker then copies
+        it and hashes it with `job`), False when it can be closed at once."""
+        frame_number = self.hasher.take()
+        if frame_number is not None:
+            self._kept.append(frame_number)
+        return frame_number is not None
 
     def buffer(self, layout: str) -> np.ndarray:
         """A flat uint8 array for one frame in `layout` (planes packed, no padding), reused from frame to frame."""
@@ -171,15 +200,29 @@ class VideoFrames:
         raise ValueError(f"no layout {layout!r}")
 
     def push(self, layout: str, matrix: str | None = None, full_range: bool = False) -> bool:
-        """Hash the frame just copied into the buffer. False, with `vpdq_error` set, when its YUV planes or its
-        RGBA are all zeros (no decoder outputs that: black is chroma 128, alpha 255; an RGBX or BGRX frame may be
-        black with X 0), or, given the engine's drawing of it in `reference()` (and, for planes, the `matrix` and
-        range it drew with), when the copy is not that picture (plane_check, rgb_check)."""
-        layout = str(layout)
+        """Take the next decoded frame, one vpdq keeps (wants_next()), and hash it as just copied into the
+        buffer, all at once: `job`'s answer."""
+        if not self.take():
+            raise ValueError("the next frame is one vpdq does not hash: skip it")
+        job = self.job(layout, matrix, full_range)
+        while job.step():
+            pass
+        return job.ok
+
+    def job(self, layout: str, matrix: str | None = None, full_range: bool = False) -> FrameJob:
+        """The check and hash of the oldest kept frame not yet hashed, just copied into `buffer(layout)`, as a
+        FrameJob (step it to the end). Its `ok` is False, with `vpdq_error` set, when the YUV planes or the RGBA
+        are all zeros (no decoder outputs that: black is chroma 128, alpha 255; an RGBX or BGRX frame may be black
+        with X 0), or, given the engine's drawing of it in `reference()` (and, for planes, the `matrix` and range
+        it drew with), when the copy is not that picture (plane_check, rgb_check)."""
+        if not self._kept:
+            raise ValueError("job() without a frame take() kept")
+        return FrameJob(self._steps(str(layout), self._kept.popleft(), matrix, full_range))
+
+    def _steps(self, layout: str, frame: int, matrix: str | None, full_range: bool) -> Iterator[None]:
         data = self._buffer
         if data is None or data.size != self._size(layout):
-            raise ValueError("push() without a filled buffer(layout)")
-        frame = self.hasher.decoded
+            raise ValueError("job() without a filled buffer(layout)")
         if layout not in ("RGBX", "BGRX") and not data.any():
             self.fail(PIXELS_IMPLAUSIBLE, f"frame {frame} was copied from the browser's decoder as zeros")
             return False
@@ -199,16 +242,18 @@ class VideoFrames:
                 u = chroma[: cw * ch].reshape(ch, cw)
                 v = chroma[cw * ch :].reshape(ch, cw)
             if matrix is not None:
-                check = plane_check(y, u, v, self.reference(), str(matrix), bool(full_range))
+                check = yield from plane_check_steps(y, u, v, self.reference(), str(matrix), bool(full_range))
                 if not self._checked(check, frame):
                     return False
-            self.hasher.push(y, u, v)
+            yield from self.hasher.steps(frame, y, u, v)
         else:
             pixels = data.reshape(h, w, 4)
             rgb = pixels[:, :, 2::-1] if layout.startswith("BGR") else pixels[:, :, :3]
-            if matrix is not None and not self._checked(rgb_check(rgb, self.reference()), frame):
-                return False
-            self.hasher.push_rgb(rgb)
+            if matrix is not None:
+                check = yield from rgb_check_steps(rgb, self.reference())
+                if not self._checked(check, frame):
+                    return False
+            yield from self.hasher.rgb_steps(frame, rgb)
         return True
 
     def _checked(self, check: dict, frame: int) -> bool:
@@ -241,6 +286,24 @@ class VideoFrames:
         if self.check is not None:
             fields["vpdq_check"] = self.check
         return fields
+
+
+class FrameJob:
+    """One kept frame's check and hash in pieces, for the worker: `step()` does the next piece (a band of the
+    check, a strip's conversion, a pass of PDQ's filter, each some milliseconds) and says whether any is left;
+    between two steps the worker's thread serves its decoder. `ok` is the answer once no step is left."""
+
+    def __init__(self, steps: Iterator[None]) -> None:
+        self._steps = steps
+        self.ok: bool | None = None
+
+    def step(self) -> bool:
+        try:
+            next(self._steps)
+        except StopIteration as done:
+            self.ok = bool(done.value)
+            return False
+        return True
 
 
 def vpdq_unavailable(code: str, message: str) -> dict:

@@ -9,20 +9,24 @@ extensions/vpdq/vpdq_util.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from .errors import TOO_SMALL, LocalhashError
-from .pdq import MIN_HASHABLE_DIM, PdqStream, luma_like_reference_cli, strip_rows
-from .yuv import SWSCALE_FLAVOURS, Swscale, i420_to_rgb
+from .pdq import MIN_HASHABLE_DIM, PdqStream, luma_like_reference_cli, luma_of_channels, strip_rows
+from .yuv import SWSCALE_FLAVOURS, Swscale, i420_to_rgb, x86_channels
 
 # python-threatexchange extensions/vpdq/vpdq_util.py: a timestamp is printed with format spec ".3" (three
 # significant digits, so 12.345 s prints as "12.3" and 123.4 s as "1.23e+02"), exactly as HMA stores it.
 VPDQ_TIMESTAMP_PRECISION = 3
 # vpdq hashes one frame per second by default (vpdq.computeHash seconds_per_hash=1.0; VPDQSignal.hash_from_file).
 SECONDS_PER_HASH = 1.0
+# Pixels converted to RGB and luma at a time: a few MB of temporaries, which stay in cache (a whole 1080p frame at
+# once took 2.4 times as long natively), and in the browser one piece of work between two turns of the event loop.
+CONVERT_PIXELS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -104,28 +108,46 @@ class VpdqHasher:
             raise ValueError("the next frame is one vpdq hashes: push it")
         self.decoded += 1
 
+    def take(self) -> int | None:
+        """Counts the next decoded frame: its number when vpdq hashes it (then hash it with `steps` or
+        `rgb_steps`, the kept frames in this order), else None."""
+        frame_number = self.decoded
+        self.decoded += 1
+        return None if frame_number % self.interval else frame_number
+
     def push(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> VpdqFeature | None:
         """The next decoded frame's planes, uint8: luma (height, width) and chroma ((height + 1) // 2,
         (width + 1) // 2), each possibly wider (a stride's padding is cut off here). Returns its feature when
         kept, else None."""
-        return self._keep(lambda: self._pdq(y, u, v))
+        frame_number = self.take()
+        return None if frame_number is None else run_steps(self.steps(frame_number, y, u, v))
 
     def push_rgb(self, rgb: np.ndarray) -> VpdqFeature | None:
         """The next decoded frame already converted to RGB by its decoder, uint8 (height, width, >= 3 channels,
         possibly wider): for a decoder that hands out no YUV planes (Firefox's WebCodecs gives BGRX). Its colours
         are that decoder's conversion, not swscale's BT.601 one, so its hashes are near vpdq's, not bit-exact."""
-        return self._keep(lambda: self._pdq_of_rgb(rgb))
+        frame_number = self.take()
+        return None if frame_number is None else run_steps(self.rgb_steps(frame_number, rgb))
 
-    def _keep(self, pdq) -> VpdqFeature | None:
-        frame_number = self.decoded
-        self.decoded += 1
-        if frame_number % self.interval:
-            return None
-        feature = VpdqFeature(*pdq(), frame_number, vpdq_timestamp(frame_number, self.frame_rate))
+    def steps(self, frame_number: int, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Iterator[None]:
+        """push's work for the kept frame `frame_number` (from take), in pieces: yields between them, so that
+        the browser's worker lets its decoder run in between; its feature is recorded, and returned, at the end.
+        """
+        return self._feature(frame_number, self._pdq(y, u, v))
+
+    def rgb_steps(self, frame_number: int, rgb: np.ndarray) -> Iterator[None]:
+        """push_rgb's work for the kept frame `frame_number`, in pieces (as steps)."""
+        return self._feature(frame_number, self._pdq_of_rgb(rgb))
+
+    def _feature(self, frame_number: int, pdq: Iterator[None]) -> Iterator[None]:
+        if self.features and frame_number <= self.features[-1].frame_number:
+            raise ValueError(f"frame {frame_number} hashed after frame {self.features[-1].frame_number}")
+        hash_, quality = yield from pdq
+        feature = VpdqFeature(hash_, quality, frame_number, vpdq_timestamp(frame_number, self.frame_rate))
         self.features.append(feature)
         return feature
 
-    def _pdq(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[str, int]:
+    def _pdq(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Iterator[None]:
         rows, cols = self.height, self.width
         chroma = ((rows + 1) // 2, (cols + 1) // 2)
         if (
@@ -135,27 +157,53 @@ class VpdqHasher:
         ):
             raise ValueError(f"planes {y.shape}, {u.shape}, {v.shape} are smaller than a {cols}x{rows} yuv420p frame")
         u, v = u[: chroma[0], : chroma[1]], v[: chroma[0], : chroma[1]]
+        # even, so that each strip and each piece starts on a chroma row (swscale converts pairs of rows alone)
+        step = max(2, strip_rows(cols) & ~1)
+        piece = max(2, strip_rows(cols, CONVERT_PIXELS) & ~1)
         stream = PdqStream(rows, cols)
-        step = max(2, strip_rows(cols) & ~1)  # even, so each strip starts on a chroma row
         for top in range(0, rows, step):
-            strip = y[top : min(top + step, rows), :cols]
-            rgb = i420_to_rgb(strip, u, v, self.full_range, self.swscale, first_row=top)
-            # vpdq hashes with PDQ's C++ luma (fillFloatLumaFromRGB: float32), as Meta's CLI does, not pdqhash's
-            stream.feed_luma(luma_like_reference_cli(rgb))
+            luma = np.empty((min(step, rows - top), cols), np.float32)
+            for at in range(0, len(luma), piece):
+                part = y[top + at : top + min(at + piece, len(luma)), :cols]
+                luma[at : at + len(part)] = self._luma(part, u, v, top + at)
+                yield
+            yield from stream.feed_luma_steps(luma)
         result = stream.result()
         return result.hash, result.quality
 
-    def _pdq_of_rgb(self, rgb: np.ndarray) -> tuple[str, int]:
+    def _luma(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, first_row: int) -> np.ndarray:
+        """The float32 luma vpdq hashes of luma rows `y` from `first_row`: PDQ's C++ luma (fillFloatLumaFromRGB), as
+        Meta's CLI computes it, not pdqhash's, of swscale's RGB. An even strip of x86's is computed a channel at a
+        time (x86_channels: the same integers), a third as long natively as through a whole RGB array."""
+        if self.swscale == "x86" and not (len(y) | y.shape[1] | first_row) & 1:
+            return luma_of_channels(x86_channels(y, u, v, self.full_range, first_row))
+        return luma_like_reference_cli(i420_to_rgb(y, u, v, self.full_range, self.swscale, first_row=first_row))
+
+    def _pdq_of_rgb(self, rgb: np.ndarray) -> Iterator[None]:
         rows, cols = self.height, self.width
         if rgb.ndim != 3 or rgb.shape[0] < rows or rgb.shape[1] < cols or rgb.shape[2] < 3:
             raise ValueError(f"pixels {rgb.shape} are smaller than a {cols}x{rows} RGB frame")
-        stream = PdqStream(rows, cols)
         step = strip_rows(cols)
+        piece = strip_rows(cols, CONVERT_PIXELS)
+        stream = PdqStream(rows, cols)
         for top in range(0, rows, step):
-            stream.feed_luma(luma_like_reference_cli(rgb[top : min(top + step, rows), :cols]))
+            luma = np.empty((min(step, rows - top), cols), np.float32)
+            for at in range(0, len(luma), piece):
+                luma[at : at + piece] = luma_like_reference_cli(rgb[top + at : top + min(at + piece, len(luma)), :cols])
+                yield
+            yield from stream.feed_luma_steps(luma)
         result = stream.result()
         return result.hash, result.quality
 
     def strings(self) -> list[str]:
         """The kept frames as python-threatexchange stores them (VPDQSignal: a JSON list of these)."""
         return [str(f) for f in self.features]
+
+
+def run_steps(steps: Iterator[None]):
+    """Runs a job made of steps (a generator yielding between its pieces) to its end: its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value

@@ -142,3 +142,36 @@ def i420_to_rgb(
     if cols & 1:  # yuv2rgb_c_24_rgb writes pixel pairs: the last column of an odd width stays as allocated
         rgb[:, -1] = 0
     return rgb
+
+
+@cache
+def _x86_tables(full_range: bool) -> tuple[np.ndarray, ...]:
+    """The x86 code's terms per 8-bit sample value, int16: luma's, then V's to red, U's and V's to green, U's to
+    blue (each a pmulhw product, as i420_to_rgb computes them)."""
+    y_offset, uv_offset, y_coeff, vr, ub, vg, ug = _x86_constants(full_range)
+    x = np.arange(256, dtype=np.int32)
+    chroma = (x << 3) - uv_offset
+    terms = (((x << 3) - y_offset) * y_coeff >> 16, chroma * vr >> 16, chroma * ug >> 16, chroma * vg >> 16)
+    return tuple(t.astype(np.int16) for t in (*terms, chroma * ub >> 16))
+
+
+def x86_channels(y: np.ndarray, u: np.ndarray, v: np.ndarray, full_range: bool = False, first_row: int = 0):
+    """i420_to_rgb(..., "x86")'s red, green and blue planes one after the other, each (rows, cols) int16 of
+    0..255 in one buffer reused (so each is gone when the next comes), for luma rows `y` of even height and width
+    whose first is row `first_row` (even): the same sums, with each chroma sample's terms taken from a table
+    (computed once per chroma sample, not once per pixel) and added to its 2x2 luma samples."""
+    rows, cols = y.shape
+    if rows & 1 or cols & 1 or first_row & 1:
+        raise ValueError("x86_channels takes an even number of rows and columns from an even row")
+    luma_term, red_v, green_u, green_v, blue_u = _x86_tables(full_range)
+    top = first_row >> 1
+    u = u[top : top + rows // 2, : cols // 2]
+    v = v[top : top + rows // 2, : cols // 2]
+    base = luma_term[y].reshape(rows // 2, 2, cols)
+    channel = np.empty_like(base)
+    for term in (red_v[v], green_u[u] + green_v[v], blue_u[u]):
+        # each chroma term doubled along its row, then added to both luma rows: numpy's loops then run along whole
+        # rows (a broadcast over pairs of columns made them two samples long: as slow as the RGB array in wasm)
+        np.add(base, term.repeat(2, axis=1)[:, None, :], out=channel)
+        np.clip(channel, 0, 255, out=channel)  # packuswb's saturation
+        yield channel.reshape(rows, cols)

@@ -15,9 +15,10 @@ import vpdq as meta_vpdq
 
 from localhash.errors import CORRUPT_VIDEO, TOO_SMALL, LocalhashError
 from localhash.hexbits import hamming_hex
+from localhash.pdq import luma_like_reference_cli, luma_of_channels
 from localhash.video_native import vpdq_of_file
 from localhash.vpdq import VpdqFeature, VpdqHasher, frame_interval, vpdq_timestamp
-from localhash.yuv import i420_to_rgb
+from localhash.yuv import i420_to_rgb, x86_channels
 from tests.conftest import CORPUS, require_corpus
 from tests.swscale_ref import swscale_rgb24
 from tests.video_samples import make_video_samples
@@ -354,3 +355,19 @@ def test_cli_corrupt_video_is_one_typed_record(samples, tmp_path):
 def test_cli_compare_refuses_a_bad_vpdq():
     status, [record] = run_cli("compare", '["nope"]', "[]")
     assert status == 2 and record["error"]["code"] == "invalid_hash"
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_luma_a_channel_at_a_time_is_the_luma_of_the_rgb(full_range):
+    # x86_channels + luma_of_channels (the browser's and PyAV's path) against i420_to_rgb + PDQ's C++ luma, float
+    # for float, on every sample value and strips starting at any even row
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 256, (96, 130), dtype=np.uint8)
+    u, v = (rng.integers(0, 256, (48, 65), dtype=np.uint8) for _ in range(2))
+    y[:2, :128] = np.arange(256, dtype=np.uint8).reshape(2, 128)  # every value
+    u[0, :64], v[1, :64] = np.arange(0, 256, 4), np.arange(1, 256, 4)
+    for top, rows in [(0, 96), (0, 2), (10, 34), (94, 2)]:
+        strip = y[top : top + rows]
+        want = luma_like_reference_cli(i420_to_rgb(strip, u, v, full_range, "x86", first_row=top))
+        got = luma_of_channels(x86_channels(strip, u, v, full_range, top))
+        assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), want.view(np.uint32)), top
