@@ -2,9 +2,10 @@
 
 In the browser, worker.js is served with a prefix (as tests/site/test_vpdq.py injects its faults) that times
 VideoFrame.copyTo and the canvas drawing of the plane check, and wraps localhash's Python steps (the check, swscale's
-YUV to RGB, PDQ's luma, its filter and its DCT) with timers; a second job on the same blob then decodes every frame
-and keeps none (demux and decode alone). Natively the same Python steps are timed around vpdq_of_file, and PyAV
-decodes the clip alone. One fresh browser or process per clip, a single run: the shares matter, not the last digit.
+YUV to RGB with PDQ's luma, its filter and its DCT; a job in steps by its steps' sum) with timers; a second job on
+the same blob then decodes every frame and keeps none (demux and decode alone). Natively the same Python steps are
+timed around vpdq_of_file, and PyAV decodes the clip alone. One fresh browser or process per clip, a single run: the
+shares matter, not the last digit.
 """
 
 from __future__ import annotations
@@ -21,24 +22,38 @@ PATCH = r"""
 import json, time
 import localhash.pdq as P, localhash.video_browser as B, localhash.vpdq as V
 TIMES, CALLS = {}, {}
+def count(name, t, calls=1):
+    TIMES[name] = TIMES.get(name, 0.0) + time.perf_counter() - t
+    CALLS[name] = CALLS.get(name, 0) + calls
 def timed(name, f):
     def wrapper(*args, **kwargs):
         t = time.perf_counter()
         try:
             return f(*args, **kwargs)
         finally:
-            TIMES[name] = TIMES.get(name, 0.0) + time.perf_counter() - t
-            CALLS[name] = CALLS.get(name, 0) + 1
+            count(name, t)
     return wrapper
-V.i420_to_rgb = timed("yuv_to_rgb", V.i420_to_rgb)
-V.luma_like_reference_cli = timed("luma", V.luma_like_reference_cli)
-P.PdqStream.feed_luma = timed("pdq_filter", P.PdqStream.feed_luma)
+def timed_steps(name, f):  # a job in steps (a generator): the time of its steps, one call per job
+    def wrapper(*args, **kwargs):
+        steps, calls = f(*args, **kwargs), 1
+        while True:
+            t = time.perf_counter()
+            try:
+                next(steps)
+            except StopIteration as done:
+                count(name, t, calls)
+                return done.value
+            count(name, t, calls)
+            calls = 0
+            yield
+    return wrapper
+V.VpdqHasher._luma = timed("yuv_to_luma", V.VpdqHasher._luma)
+P.PdqStream.feed_luma_steps = timed_steps("pdq_filter", P.PdqStream.feed_luma_steps)
 P.PdqStream.result = timed("pdq_dct_quality", P.PdqStream.result)
-B.plane_check = timed("plane_check", B.plane_check)
-B.VideoFrames.push = timed("push", B.VideoFrames.push)
-V.VpdqHasher.push = timed("vpdq_push", V.VpdqHasher.push)
-B.VideoFrames.wants_next = timed("wants_next", B.VideoFrames.wants_next)
-B.VideoFrames.skip = timed("skip", B.VideoFrames.skip)
+B.plane_check_steps = timed_steps("plane_check", B.plane_check_steps)
+B.FrameJob.step = timed("push", B.FrameJob.step)
+V.VpdqHasher.steps = timed_steps("vpdq_push", V.VpdqHasher.steps)
+B.VideoFrames.take = timed("take", B.VideoFrames.take)
 def timings():
     out = {name: {"s": TIMES[name], "calls": CALLS[name]} for name in TIMES}
     TIMES.clear(); CALLS.clear()
@@ -72,14 +87,13 @@ self.addEventListener("message", ({ data }) => {
     runtime.runPython(PATCH_PY);
     runtime.globals.set("lh_decode_only", () => self.lhBench.decodeOnly);
     runtime.runPython(`
-_wants, _skip = B.VideoFrames.wants_next, B.VideoFrames.skip
-B.VideoFrames.wants_next = lambda self: False if lh_decode_only() else _wants(self)
+_take = B.VideoFrames.take
 def _counted(self):
     if lh_decode_only():
         self.hasher.decoded += 1
-    else:
-        _skip(self)
-B.VideoFrames.skip = _counted
+        return False
+    return _take(self)
+B.VideoFrames.take = _counted
 `);
   }
   self.lhBench.decodeOnly = self.lhBench.jobs === 2;
@@ -138,8 +152,8 @@ print(json.dumps({"decode_s": decode, "decoded": decoded, "total_s": total, "kep
                   "vpdq_1_s": seconds[1], "vpdq_s": seconds[0]}))
 """
 
-STEPS = ["plane_check", "yuv_to_rgb", "luma", "pdq_filter", "pdq_dct_quality"]
-SHOWN = ["whole", "digests", "decode only", "copyTo", "canvas", "check", "yuv->rgb", "luma", "filter", "dct+qual"]
+STEPS = ["plane_check", "yuv_to_luma", "pdq_filter", "pdq_dct_quality"]
+SHOWN = ["whole", "digests", "decode only", "copyTo", "canvas", "check", "yuv->luma", "filter", "dct+qual"]
 SHOWN += ["vpdq push", "push"]
 
 
@@ -201,6 +215,7 @@ def print_profile(playwright, url: str, clips: dict[str, tuple[str, Path]]) -> N
     print(
         "whole: the record in Chromium (digests, demux, decode, copy, check, vPDQ), native vpdq_of_file;\n"
         "decode only: the same worker again keeping no frame (digests, demux, decode), natively PyAV alone;\n"
-        "canvas: the check's drawing (drawImage, getImageData); vpdq push: VpdqHasher.push (yuv->rgb, luma,\n"
-        "PDQ's filter, DCT and quality); push: VideoFrames.push, the check (plane_check) and vpdq push."
+        "canvas: the check's drawing (drawImage, getImageData); vpdq push: VpdqHasher's steps (swscale's YUV\n"
+        "to RGB with PDQ's luma, PDQ's filter, DCT and quality); push: the kept frames' FrameJob steps, the\n"
+        "check (plane_check) and vpdq push."
     )

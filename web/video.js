@@ -1,4 +1,4 @@
-// A video's frames for vPDQ in the worker (worker.js hashVideo): the container demuxed (web/demux_mp4.js: an
+// A video's frames for vPDQ in the worker (video_job.js hashVideo): the container demuxed (web/demux_mp4.js: an
 // MP4/MOV with mp4box.js; web/demux_mediabunny.js: a WebM/Matroska or fragmented MP4 with Mediabunny, each
 // imported only when first needed), its chunks read from the File in slices and decoded with WebCodecs'
 // VideoDecoder, each decoded frame counted as FFmpeg counts it and, when vpdq keeps it, copied into the buffer
@@ -16,7 +16,9 @@ import { Cancelled, CorruptVideo, NoVpdq } from "./video_errors.js";
 export { Cancelled, CorruptVideo, NoVpdq };
 
 const DECODE_QUEUE = 8; // chunks waiting in the decoder at most
-const HELD_FRAMES = 4; // decoded frames waiting here at most (decoders stall when their frames are not closed)
+// Kept frames decoded ahead of their hashing at most: about 3 s of video, so that decoding goes on while one is
+// hashed; every other frame is closed as soon as it is counted (decoders stall when their frames are not closed).
+const KEPT_FRAMES = 3;
 
 // How VideoFrame.copyTo packs a frame of this format into Python's buffer (layout names of VideoFrames), or null
 // for a format whose samples are not 8-bit 4:2:0 or RGB (10-bit, 4:4:4), which a canvas converts.
@@ -129,6 +131,11 @@ export async function decodeVideo(blob, container, demuxers, python, hooks) {
   }
 }
 
+// Decoding and hashing share the worker's one thread. The decoder gets its chunks and hands back its frames through
+// this thread, so a kept frame's Python run in one go (a quarter to half a second at 1080p) leaves it idle (measured
+// in Chromium: decoding and the kept frames' work took turns, bench/video_profile.py). Instead every decoded frame is counted in the decoder's output callback at once
+// (those vpdq does not keep closed there), chunks are fed by their own loop, and a kept frame is checked and
+// hashed in pieces of some milliseconds (VideoFrames.job), the thread turning to the decoder between two.
 async function decodeTrack(track, python, hooks) {
   const config = await supportedConfig(track);
   if (!config) throw new NoVpdq("unsupported_codec", `this browser cannot decode ${track.codec} video`);
@@ -137,27 +144,21 @@ async function decodeTrack(track, python, hooks) {
 
   let frames = null; // made at the first decoded frame, whose size is the stream's (FFmpeg's decoded size)
   let stopped = null; // the error that ends decoding
+  let fed = false; // every chunk is in the decoder and the decoder is flushed
   let copyBuffer = null;
   const scratch = (size) => (copyBuffer && copyBuffer.length >= size ? copyBuffer : (copyBuffer = new Uint8Array(size))).subarray(0, size);
-  const held = [];
-  let wake = null;
-  const wakeUp = () => wake && wake();
-  const decoder = new VideoDecoder({
-    output: (frame) => {
-      held.push(frame);
-      wakeUp();
-    },
-    error: (error) => {
-      stopped = stopped || new NoVpdq("not_decoded", `the browser's decoder failed (${String(error && error.message ? error.message : error).slice(0, 200)})`);
-      wakeUp();
-    },
-  });
-  decoder.addEventListener("dequeue", wakeUp);
+  const kept = []; // decoded frames vpdq keeps, in output order, not yet hashed
+  const change = signal();
+  const stop = (error) => {
+    stopped = stopped || error;
+    change.notify();
+  };
   const timeOf = new Map(); // chunk timestamp (µs) -> presentation time (track timescale)
   let seconds = -1; // the last whole second of video reported
   const origin = track.shown ? track.shown[0][0] : 0; // where the edit list starts the video
 
-  async function handle(frame) {
+  // Counts a decoded frame as FFmpeg counts it: whether vpdq keeps it.
+  function keeps(frame) {
     const time = timeOf.get(frame.timestamp) ?? (frame.timestamp * track.timescale) / 1e6;
     timeOf.delete(frame.timestamp);
     const second = Math.min(Math.floor((time - origin) / track.timescale), totalSeconds);
@@ -170,55 +171,80 @@ async function decodeTrack(track, python, hooks) {
       frames = python.video_frames(num, den, width, height, fullRange);
       if (frames.failure || frames.vpdq_error) throw new Stop();
     }
-    if (track.shown && !track.shown.some(([start, end]) => time >= start && time < end)) return; // FFmpeg drops it
-    if (!frames.wants_next()) {
-      frames.skip();
-      return;
-    }
-    const { layout, colour } = await copyFrame(frame, frames, frames.width, frames.height, scratch);
-    if (!(colour ? frames.push(layout, ...colour) : frames.push(layout))) throw new Stop();
+    if (track.shown && !track.shown.some(([start, end]) => time >= start && time < end)) return false; // FFmpeg drops it
+    return frames.take();
   }
 
-  // Hands every held frame to `handle`, in output order, closing each.
-  async function drain() {
-    while (held.length) {
-      const frame = held.shift();
+  const decoder = new VideoDecoder({
+    output: (frame) => {
+      let keep = false;
       try {
-        if (!stopped) await handle(frame);
+        if (hooks.cancelled()) throw new Cancelled();
+        keep = !stopped && keeps(frame);
       } catch (error) {
-        stopped = stopped || error;
-      } finally {
-        frame.close();
+        stop(error);
       }
-    }
-  }
+      if (!keep) return frame.close();
+      kept.push(frame);
+      change.notify();
+    },
+    error: (error) => stop(new NoVpdq("not_decoded", `the browser's decoder failed (${String(error && error.message ? error.message : error).slice(0, 200)})`)),
+  });
+  decoder.addEventListener("dequeue", change.notify);
 
-  async function room() {
-    while (!stopped && (decoder.decodeQueueSize > DECODE_QUEUE || held.length > HELD_FRAMES)) {
-      if (held.length) await drain();
-      else await new Promise((resolve) => ((wake = resolve), setTimeout(resolve, 50)));
-      wake = null;
-    }
-  }
-
-  try {
+  async function feed() {
     decoder.configure(config);
     for await (const chunk of track.chunks()) {
       if (hooks.cancelled()) throw new Cancelled();
       const timestamp = Math.round((chunk.time * 1e6) / track.timescale);
       timeOf.set(timestamp, chunk.time);
       decoder.decode(new EncodedVideoChunk({ type: chunk.type, timestamp, data: chunk.data }));
-      await room();
-      await drain();
-      if (stopped) break;
+      while (!stopped && (decoder.decodeQueueSize > DECODE_QUEUE || kept.length > KEPT_FRAMES)) await change.wait();
+      if (stopped) return;
     }
-    if (!stopped) await decoder.flush().catch((error) => (stopped = stopped || error));
-    await drain();
+    await decoder.flush().catch(stop);
+  }
+
+  // Copies, checks and hashes the kept frames in order, each closed once done.
+  async function hashKept() {
+    for (;;) {
+      while (!stopped && !kept.length && !fed) await change.wait();
+      if (stopped || !kept.length) return;
+      try {
+        await hash(kept[0]);
+      } finally {
+        kept.shift().close();
+        change.notify();
+      }
+    }
+  }
+
+  async function hash(frame) {
+    const { layout, colour } = await copyFrame(frame, frames, frames.width, frames.height, scratch);
+    const job = colour ? frames.job(layout, ...colour) : frames.job(layout);
+    try {
+      while (job.step()) {
+        await turn();
+        if (hooks.cancelled()) throw new Cancelled();
+        if (stopped) return;
+      }
+      if (!job.ok) throw new Stop();
+    } finally {
+      job.destroy();
+    }
+  }
+
+  const hashing = hashKept().catch(stop);
+  try {
+    await feed();
   } catch (error) {
-    stopped = stopped || error;
+    stop(error);
   } finally {
+    fed = true;
+    change.notify();
+    await hashing;
     if (decoder.state !== "closed") decoder.close();
-    for (const frame of held.splice(0)) frame.close();
+    for (const frame of kept.splice(0)) frame.close();
   }
   if (stopped instanceof Stop) return frames; // its failure or vpdq_error says why
   if (stopped) {
@@ -231,6 +257,30 @@ async function decodeTrack(track, python, hooks) {
   if (!frames) throw new NoVpdq("not_decoded", "the browser's decoder gave no frame");
   if (seconds < totalSeconds) hooks.progress(totalSeconds, totalSeconds);
   return frames;
+}
+
+// Something changed (a frame out of the decoder, room in its queue, a frame hashed, the end): every waiter wakes
+// and looks again. A waiter also wakes after 50 ms, should an engine not say so.
+function signal() {
+  const waiters = [];
+  return {
+    wait: () => new Promise((resolve) => (waiters.push(resolve), setTimeout(resolve, 50))),
+    notify: () => {
+      for (const resolve of waiters.splice(0)) resolve();
+    },
+  };
+}
+
+// One turn of the event loop, for the decoder's callbacks and the next chunks: a MessageChannel message is a task
+// queued behind those already waiting (a nested setTimeout would be clamped to 4 ms).
+const turns = new MessageChannel();
+const turnsWaiting = [];
+turns.port1.onmessage = () => turnsWaiting.shift()();
+function turn() {
+  return new Promise((resolve) => {
+    turnsWaiting.push(resolve);
+    turns.port2.postMessage(null);
+  });
 }
 
 // Decoding stops: VideoFrames itself says why (a frame under 64 px, all-zero pixels).

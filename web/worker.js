@@ -3,8 +3,8 @@
 // Nothing here touches the network except loading the site's own Pyodide files and wheels.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import { copyPixels, withoutExifOrIcc } from "./jpeg.js";
+import { Cancelled, hashVideo } from "./video_job.js";
 
-const CHUNK_BYTES = 8 * 1024 * 1024; // videos are read in 8 MiB slices: memory stays flat
 const SNIFF_BYTES = 16;
 const CANCELLED = { ok: false, error: { code: "cancelled", message: "the file was removed while it was hashed" } };
 const cancelled = new Set(); // ids of jobs the page cancelled (removed files)
@@ -86,89 +86,24 @@ function toRecord(proxy) {
   }
 }
 
-// A video: its MD5 and SHA-256, read in slices, then its vPDQ from the browser's decoder (video.js, imported
-// with mp4box.js the first time someone chooses a video, and only then; Mediabunny the first time a WebM or a
-// fragmented MP4 needs it). The record says why a video has no vPDQ (vpdq_error) and keeps its digests; a
-// container that cannot be read is corrupt_video, as natively.
-let videoModules = null; // Promise of {video, mp4box}, once asked for
-function loadVideo() {
-  if (!videoModules) {
-    videoModules = Promise.all([import("./video.js"), import("./pyodide/mp4box.all.mjs")]).then(([video, mp4box]) => ({ video, mp4box }));
-    videoModules.catch(() => (videoModules = null)); // a failed download is tried again with the next video
-  }
-  return videoModules;
-}
-let mediabunnyModule = null; // Promise of Mediabunny's module, once asked for
-function loadMediabunny(video) {
-  if (!mediabunnyModule) {
-    mediabunnyModule = import("./pyodide/mediabunny.min.mjs");
-    mediabunnyModule.catch(() => (mediabunnyModule = null)); // tried again with the next video that needs it
-  }
-  return mediabunnyModule.catch((error) => {
-    const message = `the WebM reader could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
-    throw new video.NoVpdq("demuxer_not_loaded", message);
-  });
-}
-
-async function hashVideo(id, blob, container) {
-  const hasher = entry.VideoHasher(container);
-  const cancelledNow = () => cancelled.has(id);
-  try {
-    for (let offset = 0; offset < blob.size; offset += CHUNK_BYTES) {
-      if (cancelledNow()) return CANCELLED;
-      const chunk = new Uint8Array(await blob.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
-      hasher.update(chunk);
-      post({ type: "progress", id, done: Math.min(offset + CHUNK_BYTES, blob.size), total: blob.size, unit: "bytes" });
-    }
-    let modules;
-    try {
-      modules = await loadVideo();
-    } catch (error) {
-      const message = `the video reader could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
-      return withFields(hasher, entry.vpdq_unavailable("demuxer_not_loaded", message));
-    }
-    const { video, mp4box } = modules;
-    // From here a demuxer or decoder that loops or never answers would hold the worker for good: the page
-    // replaces a worker silent for a minute in this stage, and gives the person this record instead (the
-    // digests stand; hasher.js VIDEO_STALL_MS).
-    const stalled = entry.vpdq_unavailable("video_stalled", "the browser's video reader stopped answering for a minute");
-    post({ type: "video", id, fallback: withFields(hasher, stalled) });
-    const hooks = {
-      progress: (done, total) => post({ type: "progress", id, done, total, unit: "seconds" }),
-      cancelled: cancelledNow,
-    };
-    let frames;
-    try {
-      const demuxers = { mp4box, mediabunny: () => loadMediabunny(video) };
-      frames = await video.decodeVideo(blob, String(hasher.container), demuxers, entry, hooks);
-    } catch (error) {
-      if (error instanceof video.NoVpdq) return withFields(hasher, entry.vpdq_unavailable(error.code, error.message));
-      if (error instanceof video.CorruptVideo) return toRecord(entry.video_corrupt(error.message));
-      if (error instanceof video.Cancelled) return CANCELLED;
-      throw error;
-    }
-    try {
-      return toRecord(hasher.record(frames));
-    } finally {
-      frames.destroy();
-    }
-  } finally {
-    hasher.destroy();
-  }
-}
-
-function withFields(hasher, fields) {
-  try {
-    return toRecord(hasher.record(fields));
-  } finally {
-    fields.destroy();
-  }
-}
+// The video demuxers, in the runtime folder (the build fills in its name): video_job.js imports each the first time
+// a video needs it.
+const DEMUXERS = {
+  mp4box: () => import("./pyodide/mp4box.all.mjs"),
+  mediabunny: () => import("./pyodide/mediabunny.min.mjs"),
+};
 
 async function hashBlob(id, blob, options) {
   const head = new Uint8Array(await blob.slice(0, SNIFF_BYTES).arrayBuffer());
   const container = entry.sniff_video(head);
-  if (container) return hashVideo(id, blob, container);
+  if (container) {
+    try {
+      return await hashVideo({ id, blob, container, python: entry, post, cancelled: () => cancelled.has(id), demuxers: DEMUXERS });
+    } catch (error) {
+      if (error instanceof Cancelled) return CANCELLED;
+      throw error;
+    }
+  }
   const bytes = new Uint8Array(await blob.arrayBuffer());
   post({ type: "progress", id, done: blob.size, total: blob.size });
   const dihedral = Boolean(options.dihedral);
