@@ -3,7 +3,9 @@
 // Nothing here touches the network except loading the site's own Pyodide files and wheels.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import { copyPixels, withoutExifOrIcc } from "./jpeg.js";
-import { Cancelled, hashVideo } from "./video_job.js";
+// video_errors.js beside video_job.js, which imports it too: the worker's modules then arrive in one round trip, not two
+import { Cancelled } from "./video_errors.js";
+import { hashVideo } from "./video_job.js";
 
 const SNIFF_BYTES = 16;
 const CANCELLED = { ok: false, error: { code: "cancelled", message: "the file was removed while it was hashed" } };
