@@ -205,8 +205,7 @@ def filter_and_decimate_many(
     instead of once per plane. The first pass, along the rows, filters rows that are the same memory only
     once (a band given in several planes, turned upside down, or a broadcast row of zeros for bars).
     Planes are taken in batches of about `batch_pixels`, widest first."""
-    planes = [[plane] if isinstance(plane, np.ndarray) else list(plane) for plane in planes]
-    shapes = [(sum(len(band) for band in plane), plane[0].shape[1]) for plane in planes]
+    planes, shapes = as_bands(planes)
     order = sorted(range(len(planes)), key=lambda i: shapes[i][::-1], reverse=True)
     blocks: list[np.ndarray | None] = [None] * len(planes)
     batch: list[int] = []
@@ -223,6 +222,12 @@ def filter_and_decimate_many(
                 blocks[j] = np.ascontiguousarray(block)
             batch = []
     return blocks
+
+
+def as_bands(planes: list[np.ndarray | list[np.ndarray]]) -> tuple[list[list[np.ndarray]], list[tuple[int, int]]]:
+    """Each plane (an array, or a list of bands stacked top to bottom) as a list of bands, and its (rows, cols)."""
+    bands = [[plane] if isinstance(plane, np.ndarray) else list(plane) for plane in planes]
+    return bands, [(sum(len(band) for band in plane), plane[0].shape[1]) for plane in bands]
 
 
 def _first_pass(planes: list[list[np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hexbits import pdq_bits_to_hex
-from .jarosz import OUT_DIM, JaroszStream, filter_and_decimate, filter_and_decimate_many
+from .jarosz import OUT_DIM, JaroszStream, as_bands, filter_and_decimate, filter_and_decimate_many
 
 # The reference refuses to hash an image with a side under 5 px (pdqhashing.cpp MIN_HASHABLE_DIM).
 MIN_HASHABLE_DIM = 5
@@ -271,8 +271,7 @@ def pdq_of_lumas(planes: list[np.ndarray | list[np.ndarray]]) -> list[PdqResult]
     """PDQ of each float32 luma plane (rows, cols), or list of bands of rows stacked top to bottom, bit for bit
     as PdqStream of each plane alone, for many small planes: their Jarosz passes share Python loops
     (jarosz.filter_and_decimate_many)."""
-    bands = [[plane] if isinstance(plane, np.ndarray) else list(plane) for plane in planes]
-    shapes = [(sum(len(band) for band in plane), plane[0].shape[1]) for plane in bands]
+    bands, shapes = as_bands(planes)
     if any(min(shape) < MIN_HASHABLE_DIM for shape in shapes):
         raise ValueError(f"PDQ needs at least {MIN_HASHABLE_DIM} px on each side")
     # an exactly 64x64 plane is its own block, unfiltered, as in PdqStream
