@@ -241,16 +241,3 @@ def pdq_copies(work: np.ndarray, original_quality: int) -> tuple[dict[str, dict]
     for (kind, name), result in zip(planes, pdq_of_lumas(list(planes.values())), strict=True):
         copies[kind][name] = {"hash": result.hash, "quality": result.quality}
     return copies["variant"], copies["turned"]
-
-
-def pdq_turned(work: np.ndarray, original_quality: int) -> dict[str, dict]:
-    """{Meta's dihedral name: {"hash", "quality"}} of the working copy `work` (as people see it) really turned
-    or mirrored (TURNS); {} below PDQ_MIN_QUALITY, as for pdq_variants."""
-    return pdq_copies(work, original_quality)[1]
-
-
-def pdq_variants(work: np.ndarray, original_quality: int) -> dict[str, dict]:
-    """{variant name: {"hash", "quality"}} of the working copy `work` (as people see it) in every frame that
-    differs from its own shape; {} for a picture whose PDQ quality is below PDQ_MIN_QUALITY (its variants
-    would match unrelated pictures as readily as the picture itself does)."""
-    return pdq_copies(work, original_quality)[0]
