@@ -5,9 +5,10 @@ The reference (ThreatExchange pdq/cpp/downscaling/downscaling.cpp, `box1DFloat`)
 float32 sum along a line: add the entering pixel, subtract the leaving one, divide by the window.
 Rounding happens at every step, so a "better" prefix-sum filter lands a few ulps away and, on
 some images, flips a hash bit or the quality by one. We replay the same float32 operations in
-the same order: a Python loop walks along the filtered axis and does each add, subtract and
-divide for all the lines at once with numpy, which is exactly the reference's per-line
-arithmetic (float32 addition is the same operation in a SIMD lane as in a scalar loop).
+the same order: a Python loop walks along the filtered axis and does each add and subtract for
+all the lines at once with numpy, which is exactly the reference's per-line arithmetic (float32
+addition is the same operation in a SIMD lane as in a scalar loop); the divisions follow, all at
+once. Planes only a few lines wide run the same additions through one np.add.accumulate instead.
 
 Passes along rows filter each strip's rows on their own. Passes down the columns cross strips:
 the running sums and the rows the window still reads are carried from one strip to the next.
@@ -21,6 +22,7 @@ Many small planes (a picture's re-framed and turned copies, variants.py) are fil
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -52,11 +54,24 @@ def transpose_into(out: np.ndarray, a: np.ndarray, tile: int = 256) -> np.ndarra
     return out
 
 
+# Planes at most this wide are filtered by RunningBox._accumulate, this many outputs at a time (a few MB of terms).
+# Measured in Pyodide under node (2026-12-02): a 720p frame's last pass (720 steps, 64 wide) took 6.7 ms by numpy
+# calls per step and 1.2 ms so; at 300 wide the two are about even, natively at about 100.
+NARROW = 128
+NARROW_CHUNK = 4096
+
+
 class RunningBox:
     """box1DFloat down axis 0 of a plane whose rows arrive a few at a time, in order, for every
     column at once: one vector operation per reference step, the running sums carried across pushes.
 
     `wanted` (sorted) are the outputs asked for; images under 64 px sample some outputs twice.
+
+    The loop costs two numpy calls per step of the slide (add the entering row, subtract the leaving one)
+    and iterates rows as slices do: in wasm a call's overhead outweighs the arithmetic of a 1000-sample row,
+    so a pass that wants every output writes each step's sum straight into the output and divides them all
+    by their window sizes in one call at the end (the same float32 divisions: a 720p frame's first pass took
+    22 ms in Pyodide under node, now 10).
     """
 
     def __init__(self, length: int, window: int, width: int, wanted: np.ndarray | None = None) -> None:
@@ -64,52 +79,131 @@ class RunningBox:
         # the reference's phases: the window's first half is summed (p1), grows (p2), slides (p3), shrinks
         self.p1, self.p2, self.p3 = half - 1, window - half + 1, length - window
         self.length, self.window = length, window
+        self.every = wanted is None
         self.copies = np.bincount(np.arange(length) if wanted is None else wanted, minlength=length)
         self.running = np.zeros(width, np.float32)
-        self.size = self.p1
+        self._scratch = np.empty(width, np.float32)
         self.next = 0  # the next output
         self.received = 0  # rows pushed so far
         self.held: list[tuple[int, np.ndarray]] = []  # (first row, rows) pushed, still to be read
 
-    def _row(self, index: int) -> np.ndarray:
-        for first, rows in self.held:
-            if index < first + len(rows):
-                return rows[index - first]
-        raise IndexError(index)
+    def sizes(self, first: int, stop: int) -> np.ndarray:
+        """The window sizes outputs first .. stop - 1 are divided by, as the reference counts them."""
+        o = np.arange(first, stop)
+        grown = np.minimum(self.p1 + o + 1, self.window)
+        return (grown - np.maximum(0, o - (self.p2 + self.p3) + 1)).astype(np.float32)
+
+    def _rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """The plane's rows start .. stop - 1, one at a time, from the pushes still held."""
+        return chain.from_iterable(
+            rows[max(start, first) - first : min(stop, first + len(rows)) - first]
+            for first, rows in self.held
+            if first < stop and first + len(rows) > start
+        )
+
+    def _slide(self, first: int, stop: int, sums: np.ndarray | None) -> None:
+        """The reference's steps for outputs first .. stop - 1. With `sums`, each step's running sum goes into its
+        row of `sums` and `running` ends as the last; without, `running` is updated in place."""
+        p1, p2, end3, window = self.p1, self.p2, self.p2 + self.p3, self.window
+        add, subtract = np.add, np.subtract
+        running, scratch = self.running, self._scratch
+        outs = iter(sums) if sums is not None else repeat(running)  # endless in place: zip stops with the rows
+        if first < p2:  # phase 2: the window grows
+            top = min(stop, p2)
+            for entering, out in zip(self._rows(p1 + first, p1 + top), outs, strict=False):
+                add(running, entering, out)
+                running = out
+            first = top
+        if first < stop and first < end3:  # phase 3: the full window slides
+            top = min(stop, end3)
+            entering_rows = self._rows(window + first - p2, window + top - p2)
+            for entering, leaving, out in zip(entering_rows, self._rows(first - p2, top - p2), outs, strict=False):
+                add(running, entering, scratch)
+                subtract(scratch, leaving, out)
+                running = out
+            first = top
+        if first < stop:  # phase 4: the window shrinks
+            for leaving, out in zip(self._rows(first - p2, stop - p2), outs, strict=False):
+                subtract(running, leaving, out)
+                running = out
+        if running is not self.running:
+            self.running[...] = running
+
+    def _block(self, start: int, stop: int) -> np.ndarray:
+        """The plane's rows start .. stop - 1 (at least one) as one array."""
+        pieces = [
+            rows[max(start, first) - first : min(stop, first + len(rows)) - first]
+            for first, rows in self.held
+            if first < stop and first + len(rows) > start
+        ]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _accumulate(self, first: int, stop: int) -> np.ndarray:
+        """The running sums after the steps of outputs first .. stop - 1, (stop - first, width), and `running` the
+        last: the same float32 additions in the same order by one `np.add.accumulate` down a column of terms
+        (the running sum, then each step's entering row and leaving row negated: x - y is x + -y exactly). Its
+        loop is C's, but sequential along each line; for a narrow plane that beats two numpy calls per step."""
+        p1, p2, end3, window = self.p1, self.p2, self.p2 + self.p3, self.window
+        grow = range(first, min(stop, p2))
+        slide = range(max(first, p2), min(stop, end3))
+        shrink = range(max(first, end3), stop)
+        terms = np.empty((1 + len(grow) + 2 * len(slide) + len(shrink), len(self.running)), np.float32)
+        terms[0] = self.running
+        at = 1
+        if grow:
+            terms[at : at + len(grow)] = self._block(p1 + grow.start, p1 + grow.stop)
+            at += len(grow)
+        if slide:
+            pairs = terms[at : at + 2 * len(slide)].reshape(len(slide), 2, -1)
+            pairs[:, 0] = self._block(window + slide.start - p2, window + slide.stop - p2)
+            np.negative(self._block(slide.start - p2, slide.stop - p2), out=pairs[:, 1])
+            at += 2 * len(slide)
+        if shrink:
+            np.negative(self._block(shrink.start - p2, shrink.stop - p2), out=terms[at:])
+        np.add.accumulate(terms, axis=0, out=terms)
+        steps = np.concatenate([np.ones(len(grow), np.intp), np.full(len(slide), 2), np.ones(len(shrink), np.intp)])
+        sums = terms[np.cumsum(steps)]
+        if len(sums):
+            self.running[...] = sums[-1]
+        return sums
 
     def push(self, rows: np.ndarray) -> np.ndarray:
         """Take the plane's next rows; return the wanted outputs they complete, (n, width)."""
         self.held.append((self.received, rows))
         self.received += len(rows)
-        p1, p2, p3, window = self.p1, self.p2, self.p3, self.window
         # Output o reads rows up to p1 + o: these outputs can be computed now.
-        last = self.length - 1 if self.received == self.length else min(self.length - 1, self.received - 1 - p1)
-        out = np.empty((int(self.copies[self.next : last + 1].sum()),) + self.running.shape, np.float32)
-        if self.next == 0 and last >= 0:
-            for row in range(p1):
-                self.running += self._row(row)
-        running, newest, first = self.running, rows, self.received - len(rows)
-
-        def row(index: int) -> np.ndarray:  # most reads fall in the newest rows
-            return newest[index - first] if index >= first else self._row(index)
-
-        k = 0
-        for o in range(self.next, last + 1):
-            if o < p2:  # phase 2: the window grows
-                running += row(p1 + o)
-                self.size += 1
-            elif o < p2 + p3:  # phase 3: full window slides
-                running += row(window + o - p2)
-                running -= row(o - p2)
-            else:  # phase 4: the window shrinks
-                running -= row(o - p2)
-                self.size -= 1
-            for _ in range(self.copies[o]):
-                np.divide(running, np.float32(self.size), out=out[k])
-                k += 1
-        self.next = max(self.next, last + 1)
+        last = self.length - 1 if self.received == self.length else min(self.length - 1, self.received - 1 - self.p1)
+        first = self.next
+        stop = max(first, last + 1)  # a push too short to complete an output completes none
+        out = np.empty((int(self.copies[first:stop].sum()),) + self.running.shape, np.float32)
+        if first == 0 and stop > 0:
+            for row in self._rows(0, self.p1):
+                self.running += row
+        if len(self.running) <= NARROW:
+            k = 0
+            for at in range(first, stop, NARROW_CHUNK):
+                top = min(stop, at + NARROW_CHUNK)
+                picked = np.repeat(np.arange(at, top), self.copies[at:top])
+                sums = self._accumulate(at, top)[picked - at]
+                np.divide(sums, self.sizes(0, self.length)[picked][:, None], out=out[k : k + len(picked)])
+                k += len(picked)
+        elif self.every and stop > first:
+            self._slide(first, stop, out)
+            np.divide(out, self.sizes(first, stop)[:, None], out=out)
+        elif stop > first:
+            k = 0
+            at = first
+            sizes = self.sizes(0, self.length)
+            for o in np.flatnonzero(self.copies[first:stop]) + first:
+                self._slide(at, o + 1, None)
+                at = o + 1
+                for _ in range(self.copies[o]):
+                    np.divide(self.running, sizes[o], out=out[k])
+                    k += 1
+            self._slide(at, stop, None)
+        self.next = max(self.next, stop)
         # Later outputs read rows from next - p2 on (the next leaving row): earlier pushes can go.
-        keep = self.next - p2
+        keep = self.next - self.p2
         # Copies of the few rows still read (a window's worth), so that a whole strip is not kept alive.
         self.held = [
             (max(first, keep), rows[max(0, keep - first) :].copy() if keep > first else rows)
