@@ -5,6 +5,8 @@ Interleaved rounds, each running every side on each clip back to back (our 2-cor
 20-30 % within minutes), a fresh process or a fresh browser per timed run; the ratios are medians of the rounds.
 Every run's hashes are compared with native `vpdq`'s, frame for frame, so that what is timed is the real work.
 `--profile` adds one instrumented browser per clip and says where its time goes (bench/video_profile.py).
+`--against REV` also builds the site of an earlier commit (its web/ and py/, this tree's build) and runs it in every
+round beside this tree's, so that a change is measured side by side rather than against a number from another day.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import json
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
 import time
+from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "py")]
 
 from bench.browser import serve_built_site  # noqa: E402
 from bench.video_profile import print_profile  # noqa: E402
+from site_build.dist import build  # noqa: E402
+from site_build.serve import make_server  # noqa: E402
 from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 from tests.video_samples import FFMPEG  # noqa: E402
@@ -100,6 +107,23 @@ def make_clips(folder: Path) -> tuple[dict[str, Path], float, str]:
     return made, seconds, SOURCE.name if SOURCE.exists() else "testsrc2 (no corpus)"
 
 
+def serve_site_of(rev: str, folder: Path, clips: Path):
+    """The site of commit `rev` (its web/, py/ and pyproject.toml, built by this tree's build with this tree's npm
+    packages and Pyodide wheels) with the `clips` folder at the same place, served on a free loopback port:
+    (server, url)."""
+    files = ["web", "py", "pyproject.toml"]
+    archive = subprocess.run(["git", "archive", rev, *files], cwd=ROOT, capture_output=True, check=True).stdout
+    tree = folder / "tree"
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    (tree / "node_modules").symlink_to(ROOT / "node_modules")
+    site = build(tree, folder / "dist", cache_dir=ROOT / ".cache" / "pyodide")
+    (site / clips.name).symlink_to(clips)
+    server = make_server(site, "127.0.0.1", 0, "api/")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
 def native(impl: str, path: Path) -> dict:
     env = {"PYTHONPATH": str(ROOT / "py")}
     done = subprocess.run(
@@ -166,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS, help=f"interleaved rounds (default {RUNS})")
     parser.add_argument("--profile", action="store_true", help="then one instrumented browser per clip")
+    parser.add_argument("--against", metavar="REV", help="also run the site of this earlier commit in every round")
     args, _ = parser.parse_known_args()  # build.py bench hands every script the same extra arguments
     from playwright.sync_api import sync_playwright
 
@@ -176,6 +201,9 @@ def main() -> None:
         clips, seconds, source = make_clips(site / "bench")
         made_in = time.perf_counter() - started
         runs: dict[str, dict[str, list[dict]]] = {label: {"vpdq": [], "native": [], "chromium": []} for label in clips}
+        before = serve_site_of(args.against, Path(tmp) / "before", site / "bench") if args.against else None
+        for sides in runs.values():
+            sides.update({"before": []} if before else {})
         with sync_playwright() as playwright:
             for round_ in range(args.runs):
                 for label, path in clips.items():
@@ -184,8 +212,13 @@ def main() -> None:
                     token = f"{round_}-{label}-{time.time_ns()}"
                     served = path.relative_to(site).as_posix()
                     runs[label]["chromium"].append(in_chromium(playwright, url, served, token))
+                    if before:
+                        runs[label]["before"].append(in_chromium(playwright, before[1], served, token + "-b"))
             sizes = {label: path.stat().st_size for label, path in clips.items()}
             report(runs, seconds, source, made_in, sizes)
+            if before:
+                report_against(runs, args.against)
+                before[0].shutdown()
             if args.profile:
                 print_profile(
                     playwright, url, {label: (p.relative_to(site).as_posix(), p) for label, p in clips.items()}
@@ -246,6 +279,22 @@ def report(runs: dict, seconds: float, source: str, made_in: float, sizes: dict[
         print(
             f"goal {label}: Chromium / native vpdq <= {GOAL}: {chromium / ref:.2f} ({chromium:.1f} vs {ref:.1f} s; "
             f"Chromium's rounds {rounds} s)"
+        )
+
+
+def report_against(runs: dict, rev: str) -> None:
+    """This tree's Chromium beside `rev`'s, round by round (each pair ran back to back)."""
+    print(f"\nthis tree against {rev}, Chromium, whole record (each round's pair back to back):")
+    for label, sides in runs.items():
+        want = sides["vpdq"][0]["vpdq"]
+        equal = min(frames_equal(run["record"].get("vpdq") or [], want) for run in sides["before"])
+        pairs = [(a["ms"] / 1000, b["ms"] / 1000) for a, b in zip(sides["chromium"], sides["before"], strict=True)]
+        ref = statistics.median(r["seconds"] for r in sides["vpdq"])
+        now, then = statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
+        print(
+            f"{label}: {now:.1f} s against {then:.1f} s, this tree / {rev} "
+            f"{', '.join(f'{a / b:.2f}' for a, b in pairs)} (median {now / then:.2f}); over native vpdq "
+            f"{now / ref:.2f} against {then / ref:.2f}; {rev}'s frames equal to vpdq {equal}/{len(want)}"
         )
 
 

@@ -77,6 +77,20 @@ function drawn(frame, width, height) {
   return drawing.getImageData(0, 0, width, height).data;
 }
 
+// Copy every `step`-th row of `rowBytes` of bytes into a buffer Python handed out (as many as it holds), then let
+// it go.
+function fillRows(array, bytes, rowBytes, step) {
+  const view = array.getBuffer("u8");
+  try {
+    for (let at = 0, row = 0; at < view.data.length; at += rowBytes, row += step) {
+      view.data.set(bytes.subarray(row * rowBytes, (row + 1) * rowBytes), at);
+    }
+  } finally {
+    view.release();
+    array.destroy();
+  }
+}
+
 // Copy bytes into a buffer Python handed out (as much as it holds), then let it go.
 function fill(array, bytes) {
   const view = array.getBuffer("u8");
@@ -88,9 +102,10 @@ function fill(array, bytes) {
   }
 }
 
-// The engine's own RGB drawing of the frame at full size, into VideoFrames.reference(): what the copied planes
-// are checked against (video_browser.plane_check). Returns [matrix, fullRange] as the engine read them from the
-// frame, or null when it cannot draw it (the planes are then hashed unchecked, as they are).
+// The engine's own RGB drawing of the frame at full size, the rows the check reads of it into
+// VideoFrames.reference() (every reference_step-th): what the copied planes are checked against
+// (video_browser.plane_check). Returns [matrix, fullRange] as the engine read them from the frame, or null when it
+// cannot draw it (the planes are then hashed unchecked, as they are).
 function drawForCheck(frame, frames, width, height) {
   let rgba;
   try {
@@ -98,7 +113,7 @@ function drawForCheck(frame, frames, width, height) {
   } catch {
     return null;
   }
-  fill(frames.reference(), rgba);
+  fillRows(frames.reference(), rgba, width * 4, frames.reference_step);
   const space = frame.colorSpace || {};
   return [space.matrix || "smpte170m", space.fullRange === true];
 }

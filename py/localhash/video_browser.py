@@ -45,12 +45,16 @@ VPDQ_ERRORS = frozenset(
 # to RGB per pixel with the matrix and range the engine drew with (the frame's colour space; clipped as the engine
 # clips saturated colours), the frame cut into GRID x GRID cells, and each cell's mean RGB compared with the
 # engine's. A correct copy differs only by the engine's chroma upsampling and rounding: measured on the corpus and
-# generated videos in Chromium at most 0.45 levels of luma and 0.75 of colour (tests/site/test_vpdq.py prints
+# generated videos in Chromium at most 0.46 levels of luma and 0.76 of colour (tests/site/test_vpdq.py prints
 # them); the limits leave room above that and stay far below what a wrong copy gives: a wrong stride, another
 # frame, the range misread, and on coloured pictures U and V swapped or NV12 read as I420 (10-120 levels,
 # tests/core/test_video_browser.py). What it cannot see moves PDQ little: chroma off by a row, U and V swapped on
 # a grey picture.
 GRID = 16
+# Every CHECK_STEP-th row and column (even: chroma samples sit on luma samples there) is read, on both sides: a
+# sixteenth of the frame. The faults above are the frame's whole, so a sparser sample sees them as well; at every
+# other row and column the check took 23 ms of a 720p frame's 91 in Chromium (bench/video.py --profile).
+CHECK_STEP = 4
 LUMA_LIMIT = 2.0  # mean absolute difference over the cells, in 8-bit levels
 COLOUR_LIMIT = 3.0
 # Kr, Kb of the matrices VideoColorSpace names (ITU-R BT.709, BT.601 as SMPTE 170M / BT.470BG, BT.2020).
@@ -62,34 +66,42 @@ MATRICES = {
 }
 
 
-def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int) -> np.ndarray:
-    """Sums of one band of cells (cell_rows high) across GRID cells of cell_cols, (GRID, channels): exact for
+def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int, cells: int) -> np.ndarray:
+    """Sums of one band of cells (cell_rows high) across `cells` cells of cell_cols, (cells, channels): exact for
     integers, float64 for floats, without a copy of the band."""
-    area = pixels[:cell_rows, : cell_cols * GRID]
+    area = pixels[:cell_rows, : cell_cols * cells]
     exact = np.int64 if area.dtype.kind in "ui" else np.float64
-    return area.reshape(cell_rows, GRID, cell_cols, -1).sum(axis=(0, 2), dtype=exact)
+    return area.reshape(cell_rows, cells, cell_cols, -1).sum(axis=(0, 2), dtype=exact)
 
 
-def plane_check(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool) -> dict:
+def _grid(rows: int, cols: int) -> tuple[int, int, int, int]:
+    """(cells down, cells across, cell rows, cell columns) of a grid of at most GRID x GRID cells over rows x cols
+    samples (a frame under 64 px a side has fewer cells)."""
+    down, across = min(GRID, rows), min(GRID, cols)
+    return down, across, rows // down, cols // across
+
+
+def plane_check(y, u, v, engine_rows: np.ndarray, matrix: str, full_range: bool) -> dict:
     """How far the copied planes are from the engine's RGB drawing of the same frame: {passed, luma_error,
     colour_error}, mean absolute differences over the cells of their luma (BT.601 weights) and of their R, G, B,
-    in 8-bit levels. Both are read at the chroma samples' positions (every other row and column, where each
-    chroma sample sits on its own luma sample), one band of cells at a time: a quarter of the pixels, and a 4K
-    frame costs a band's floats."""
-    return run_steps(plane_check_steps(y, u, v, engine_rgba, matrix, full_range))
+    in 8-bit levels. Both are read every CHECK_STEP rows and columns, where a chroma sample sits on its own luma
+    sample: `engine_rows` holds the drawing's rows 0, CHECK_STEP, 2 x CHECK_STEP, ... (VideoFrames.reference), and
+    the check reads one band of cells at a time, so a 4K frame costs a band's floats."""
+    return run_steps(plane_check_steps(y, u, v, engine_rows, matrix, full_range))
 
 
-def plane_check_steps(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range: bool) -> Iterator[None]:
+def plane_check_steps(y, u, v, engine_rows: np.ndarray, matrix: str, full_range: bool) -> Iterator[None]:
     """plane_check, yielding after each band of cells; returns its dict."""
     kr, kb = MATRICES.get(str(matrix), MATRICES["smpte170m"])
     kg = 1 - kr - kb
-    rows, cols = u.shape
-    cell_rows, cell_cols = rows // GRID, cols // GRID
-    used = cell_cols * GRID  # the chroma columns the cells cover
-    ours, theirs = np.zeros((GRID, GRID, 3)), np.zeros((GRID, GRID, 3))
-    for band in range(GRID):
+    step, half = CHECK_STEP, CHECK_STEP // 2  # luma samples, chroma samples between two read
+    u, v = u[::half, ::half], v[::half, ::half]
+    down, across, cell_rows, cell_cols = _grid(*u.shape)
+    used = cell_cols * across  # the sampled columns the cells cover
+    ours, theirs = np.zeros((down, across, 3)), np.zeros((down, across, 3))
+    for band in range(down):
         top = band * cell_rows
-        luma = y[2 * top : 2 * (top + cell_rows) : 2, : 2 * used : 2].astype(np.float32)
+        luma = y[step * top : step * (top + cell_rows) : step, : step * used : step].astype(np.float32)
         cb = u[top : top + cell_rows, :used].astype(np.float32) - 128
         cr = v[top : top + cell_rows, :used].astype(np.float32) - 128
         if not full_range:
@@ -98,40 +110,42 @@ def plane_check_steps(y, u, v, engine_rgba: np.ndarray, matrix: str, full_range:
         b = luma + np.float32(2 * (1 - kb)) * cb
         g = (luma - np.float32(kr) * r - np.float32(kb) * b) / np.float32(kg)
         for channel, colour in enumerate((r, g, b)):  # one channel at a time: no (rows, cols, 3) copy
-            ours[band, :, channel] = _cell_sums(np.clip(colour, 0, 255, out=colour), cell_rows, cell_cols)[:, 0]
+            sums = _cell_sums(np.clip(colour, 0, 255, out=colour), cell_rows, cell_cols, across)
+            ours[band, :, channel] = sums[:, 0]
         for channel in range(3):  # a channel at a time: numpy sums a strided band's one channel faster in wasm
-            drawn = engine_rgba[2 * top : 2 * (top + cell_rows) : 2, : 2 * used : 2, channel]
-            theirs[band, :, channel] = _cell_sums(drawn, cell_rows, cell_cols)[:, 0]
+            drawn = engine_rows[top : top + cell_rows, : step * used : step, channel]
+            theirs[band, :, channel] = _cell_sums(drawn, cell_rows, cell_cols, across)[:, 0]
         yield
-    weights = np.array([0.299, 0.587, 0.114])
-    difference = (ours - theirs) / (cell_rows * cell_cols)
-    luma_error = float(np.abs(difference @ weights).mean())
-    colour_error = float(np.abs(difference).mean())
-    passed = luma_error <= LUMA_LIMIT and colour_error <= COLOUR_LIMIT
-    return {"passed": passed, "luma_error": round(luma_error, 2), "colour_error": round(colour_error, 2)}
+    return _verdict((ours - theirs) / (cell_rows * cell_cols))
 
 
-def rgb_check(rgb: np.ndarray, engine_rgba: np.ndarray) -> dict:
-    """plane_check for a frame the engine hands out as RGB: the copy against the engine's canvas drawing of the
-    same frame (both the engine's conversion, so they differ by rounding only), at every other row and column."""
-    return run_steps(rgb_check_steps(rgb, engine_rgba))
-
-
-def rgb_check_steps(rgb: np.ndarray, engine_rgba: np.ndarray) -> Iterator[None]:
-    """rgb_check, yielding after each band of cells; returns its dict."""
-    rows, cols = (rgb.shape[0] + 1) // 2, (rgb.shape[1] + 1) // 2
-    cell_rows, cell_cols = rows // GRID, cols // GRID
-    difference = np.zeros((GRID, GRID, 3))
-    for band in range(GRID):
-        top = 2 * band * cell_rows
-        ours = _cell_sums(rgb[top : top + 2 * cell_rows : 2, ::2], cell_rows, cell_cols)
-        theirs = _cell_sums(engine_rgba[top : top + 2 * cell_rows : 2, ::2, :3], cell_rows, cell_cols)
-        difference[band] = (ours - theirs) / (cell_rows * cell_cols)
-        yield
+def _verdict(difference: np.ndarray) -> dict:
+    """{passed, luma_error, colour_error} of the cells' mean differences (cells down, across, R G B)."""
     luma_error = float(np.abs(difference @ np.array([0.299, 0.587, 0.114])).mean())
     colour_error = float(np.abs(difference).mean())
     passed = luma_error <= LUMA_LIMIT and colour_error <= COLOUR_LIMIT
     return {"passed": passed, "luma_error": round(luma_error, 2), "colour_error": round(colour_error, 2)}
+
+
+def rgb_check(rgb: np.ndarray, engine_rows: np.ndarray) -> dict:
+    """plane_check for a frame the engine hands out as RGB: the copy against the engine's canvas drawing of the
+    same frame (both the engine's conversion, so they differ by rounding only), every CHECK_STEP rows and columns
+    (`engine_rows` as for plane_check)."""
+    return run_steps(rgb_check_steps(rgb, engine_rows))
+
+
+def rgb_check_steps(rgb: np.ndarray, engine_rows: np.ndarray) -> Iterator[None]:
+    """rgb_check, yielding after each band of cells; returns its dict."""
+    step = CHECK_STEP
+    down, across, cell_rows, cell_cols = _grid(-(-rgb.shape[0] // step), -(-rgb.shape[1] // step))
+    difference = np.zeros((down, across, 3))
+    for band in range(down):
+        top = band * cell_rows
+        ours = _cell_sums(rgb[step * top : step * (top + cell_rows) : step, ::step], cell_rows, cell_cols, across)
+        theirs = _cell_sums(engine_rows[top : top + cell_rows, ::step, :3], cell_rows, cell_cols, across)
+        difference[band] = (ours - theirs) / (cell_rows * cell_cols)
+        yield
+    return _verdict(difference)
 
 
 class VideoFrames:
@@ -185,10 +199,13 @@ class VideoFrames:
             self._buffer = np.empty(size, np.uint8)
         return self._buffer
 
+    reference_step = CHECK_STEP
+
     def reference(self) -> np.ndarray:
-        """A (height, width, 4) uint8 array for the engine's RGBA drawing of the frame (the check's reference)."""
+        """A (rows, width, 4) uint8 array for the rows the check reads of the engine's RGBA drawing of the frame:
+        rows 0, reference_step, 2 x reference_step, ... (the worker copies those)."""
         if self._reference is None:
-            self._reference = np.empty((self.height, self.width, 4), np.uint8)
+            self._reference = np.empty((-(-self.height // CHECK_STEP), self.width, 4), np.uint8)
         return self._reference
 
     def _size(self, layout: str) -> int:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from localhash.browser import VideoHasher, video_corrupt
-from localhash.video_browser import mov_frame_rate, plane_check, rgb_check, video_frames, vpdq_unavailable
+from localhash.video_browser import (
+    CHECK_STEP,
+    mov_frame_rate,
+    plane_check,
+    rgb_check,
+    video_frames,
+    vpdq_unavailable,
+)
 from localhash.vpdq import VpdqHasher
 from localhash.yuv import i420_to_rgb
 from tests.conftest import require_corpus
@@ -143,6 +150,7 @@ def test_the_plane_check_passes_a_right_copy_and_fails_wrong_ones():
         "U and V swapped": (y, v, u, False),
         "NV12 as I420": (y, interleaved[: u.size].reshape(u.shape), interleaved[u.size :].reshape(u.shape), False),
     }
+    drawn = drawn[::CHECK_STEP]  # the rows the worker copies
     right = plane_check(y, u, v, drawn, "smpte170m", False)
     assert right["passed"] and right["luma_error"] < 1.5, right
     for name, (fy, fu, fv, full_range) in faults.items():
@@ -153,6 +161,7 @@ def test_the_plane_check_passes_a_right_copy_and_fails_wrong_ones():
 def test_a_frame_whose_planes_fail_the_check_stops_the_vpdq_and_says_why():
     y, u, v = planes(1)
     drawn = np.concatenate([i420_to_rgb(y, u, v, False, "x86"), np.full((H, W, 1), 255, np.uint8)], axis=-1)
+    drawn = drawn[::CHECK_STEP]  # the rows the worker copies
     frames = video_frames(25, 1, W, H, False)
     frames.reference()[...] = drawn
     frames.buffer("I420")[...] = packed("I420", y, u, v)
@@ -169,8 +178,8 @@ def test_a_frame_whose_planes_fail_the_check_stops_the_vpdq_and_says_why():
 def test_an_rgb_copy_is_checked_against_the_engines_drawing_and_a_black_bgrx_frame_is_hashed():
     y, u, v = planes(2)
     rgba = packed("RGBA", y, u, v).reshape(H, W, 4)
-    assert rgb_check(rgba[:, :, :3], rgba)["passed"]
-    assert not rgb_check(rgba[:, :, 2::-1], rgba)["passed"], "red and blue swapped"
+    assert rgb_check(rgba[:, :, :3], rgba[::CHECK_STEP])["passed"]
+    assert not rgb_check(rgba[:, :, 2::-1], rgba[::CHECK_STEP])["passed"], "red and blue swapped"
     frames = video_frames(25, 1, W, H, False)
     frames.reference()[...] = 0
     frames.buffer("BGRX")[...] = 0  # black, X 0: a real frame, not a copy of nothing
@@ -190,3 +199,23 @@ def test_matroska_and_fragmented_frame_rates_are_ffmpegs():
     assert av_reduce(1_000_000_000, 33366667, 30000) == (30000, 1001)
     assert fragmented_mov_frame_rate(108, 89600, 15360) == (648, 35)  # PyAV's on tests/site's fragmented_vfr
     assert fragmented_mov_frame_rate(0, 0, 15360) == (0, 1)
+
+
+@pytest.mark.parametrize("width, height", [(6, 5), (31, 9), (60, 64)])
+def test_a_frame_under_64_px_is_checked_on_fewer_cells(width, height):
+    """Under 64 px a side the sampled rows or columns are fewer than GRID: each is a cell of its own."""
+    rng = np.random.default_rng(width)
+    y = rng.integers(16, 236, (height, width), dtype=np.uint8)
+    u = rng.integers(40, 90, ((height + 1) // 2, (width + 1) // 2), dtype=np.uint8)  # a strong colour: swaps show
+    v = rng.integers(170, 220, u.shape, dtype=np.uint8)
+    rgba = np.concatenate([i420_to_rgb(y, u, v, False, "x86"), np.full((height, width, 1), 255, np.uint8)], axis=-1)
+    drawn = rgba[::CHECK_STEP]
+    assert plane_check(y, u, v, drawn, "smpte170m", False)["passed"]
+    assert not plane_check(y, v, u, drawn, "smpte170m", False)["passed"], "U and V swapped"
+    assert rgb_check(rgba[:, :, :3], drawn)["passed"]
+    assert not rgb_check(rgba[:, :, 2::-1], drawn)["passed"], "red and blue swapped"
+    frames = video_frames(25, 1, width, height, False)
+    frames.reference()[...] = drawn
+    frames.buffer("I420")[...] = packed("I420", y, u, v)
+    assert frames.push("I420", "smpte170m", False)
+    assert frames.fields()["vpdq_check"]["passed"]
