@@ -20,11 +20,15 @@ from .decode import apply_orientation
 from .hashtypes import PDQ_MIN_QUALITY
 from .pdq import luma_like_pdqhash, pdq_of_lumas
 
-# The working copy's longest side, at most: a box-averaged copy (an integer factor down). Measured on the
-# corpus photos over 1000 px (tests/core/test_variants.py prints it): variants made at this size are a
-# mean 1-5 bits (at most 12) from the same variants made at full size, as close as the photo's own PDQ
-# at this size is to its full-size PDQ (mean 2.2, at most 12); at 512 px they drift a mean 4-11 bits.
+# The working copy's longest side, at most, and (where an integer factor down allows) at least: a box-averaged
+# copy. Measured on corpus photos (tests/core/test_variants.py prints it; 2026-12-02, the 12 variants and the 7
+# turned copies against the same made from the full-size picture by pdqhash): from 800-1008 px a mean 2.8-3.3
+# bits, at most 8 (Meta's 1600 px bridge at 800: 3.2, at most 6; a 2000 px photo at 1000: 3.3, 8; a 12 MP phone
+# photo at 1008: 3.0, 8, and at 807: 2.8, 8), as close as a photo's own PDQ at that size is to its full-size PDQ
+# (mean 2.2, at most 12); from 670-720 px 4.5-7.2 (at most 12), from 500 px 4.7-9.4 (at most 20). So a copy is
+# kept near 800 px where it can be: a 12 MP phone photo's (4032 px) is 806 px, not 1008, 36% fewer pixels to hash.
 WORKING_SIDE = 1024
+WORKING_SIDE_MIN = 800
 # A frame within 2% of the picture's own shape adds bars under 1% a side: its PDQ is the picture's.
 SAME_SHAPE = 0.02
 # The blurred background's Gaussian radius, as a share of the frame's longest side (apps blur heavily;
@@ -67,8 +71,10 @@ TURNS = {"rot90": 8, "rot180": 3, "rot270": 6, "flipx": 4, "flipy": 2, "flipplus
 
 
 def working_factor(rows: int, cols: int) -> int:
-    """The integer factor the working copy is reduced by: its longest side <= WORKING_SIDE."""
-    return max(1, -(-max(rows, cols) // WORKING_SIDE))
+    """The integer factor the working copy is reduced by: its longest side <= WORKING_SIDE, and the largest factor
+    that keeps it >= WORKING_SIDE_MIN when that is larger."""
+    longest = max(rows, cols)
+    return max(1, -(-longest // WORKING_SIDE), longest // WORKING_SIDE_MIN)
 
 
 class WorkingCopy:
