@@ -61,7 +61,7 @@ def tree_of(rev: str, folder: Path) -> Path:
 
 def photos(folder: Path) -> dict[str, Path]:
     """bench/native.py's 12 MP JPEG (4240x2832, 3:2, as bench/browser.py hashes it) and the same scene at a
-    phone's 4:3 (4032x3024), whose working copy is the largest a 12 MP photo gets (1008x756)."""
+    phone's 4:3 (4032x3024), whose working copy is 807x605 (1008x756 before 2026-12-02)."""
     twelve = make_images(folder)["12MP JPEG"]
     phone = folder / "12MP-4x3.jpg"
     Image.open(twelve).resize((4032, 3024)).save(phone, quality=90)
