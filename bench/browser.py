@@ -121,9 +121,10 @@ def with_phone_photos(images: dict[str, Path], folder: Path) -> dict[str, Path]:
     return out
 
 
-def serve_built_site(folder: Path):
-    """A fresh build of the site in `folder`, served on a free loopback port: (site, server, url)."""
-    site = build(ROOT, folder / "dist")
+def serve_built_site(folder: Path, root: Path = ROOT):
+    """A fresh build of the site of `root` (by default this tree) in `folder`, with this tree's Pyodide wheels,
+    served on a free loopback port: (site, server, url)."""
+    site = build(root, folder / "dist", cache_dir=ROOT / ".cache" / "pyodide")
     server = make_server(site, "127.0.0.1", 0, "api/")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return site, server, f"http://127.0.0.1:{server.server_address[1]}/"

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from io import BytesIO
 from pathlib import Path
@@ -28,8 +27,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "py")]
 
 from bench.browser import serve_built_site  # noqa: E402
 from bench.video_profile import print_profile  # noqa: E402
-from site_build.dist import build  # noqa: E402
-from site_build.serve import make_server  # noqa: E402
 from site_build.system import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 from tests.video_samples import FFMPEG  # noqa: E402
@@ -117,11 +114,9 @@ def serve_site_of(rev: str, folder: Path, clips: Path):
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tree, filter="data")
     (tree / "node_modules").symlink_to(ROOT / "node_modules")
-    site = build(tree, folder / "dist", cache_dir=ROOT / ".cache" / "pyodide")
+    site, server, url = serve_built_site(folder, tree)
     (site / clips.name).symlink_to(clips)
-    server = make_server(site, "127.0.0.1", 0, "api/")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return server, url
 
 
 def native(impl: str, path: Path) -> dict:

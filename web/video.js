@@ -77,29 +77,29 @@ function drawn(frame, width, height) {
   return drawing.getImageData(0, 0, width, height).data;
 }
 
-// Copy every `step`-th row of `rowBytes` of bytes into a buffer Python handed out (as many as it holds), then let
-// it go.
-function fillRows(array, bytes, rowBytes, step) {
+// Write into a buffer Python handed out (`write(its bytes)`), then let it go.
+function intoBuffer(array, write) {
   const view = array.getBuffer("u8");
   try {
-    for (let at = 0, row = 0; at < view.data.length; at += rowBytes, row += step) {
-      view.data.set(bytes.subarray(row * rowBytes, (row + 1) * rowBytes), at);
-    }
+    write(view.data);
   } finally {
     view.release();
     array.destroy();
   }
 }
 
-// Copy bytes into a buffer Python handed out (as much as it holds), then let it go.
+// Copy bytes into a buffer Python handed out (as much as it holds).
 function fill(array, bytes) {
-  const view = array.getBuffer("u8");
-  try {
-    view.data.set(bytes.subarray(0, view.data.length));
-  } finally {
-    view.release();
-    array.destroy();
-  }
+  intoBuffer(array, (data) => data.set(bytes.subarray(0, data.length)));
+}
+
+// Copy every `step`-th row of `rowBytes` of bytes into a buffer Python handed out (as many rows as it holds).
+function fillRows(array, bytes, rowBytes, step) {
+  intoBuffer(array, (data) => {
+    for (let at = 0, row = 0; at < data.length; at += rowBytes, row += step) {
+      data.set(bytes.subarray(row * rowBytes, (row + 1) * rowBytes), at);
+    }
+  });
 }
 
 // The engine's own RGB drawing of the frame at full size, the rows the check reads of it into

@@ -93,13 +93,17 @@ class RunningBox:
         grown = np.minimum(self.p1 + o + 1, self.window)
         return (grown - np.maximum(0, o - (self.p2 + self.p3) + 1)).astype(np.float32)
 
-    def _rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """The plane's rows start .. stop - 1, one at a time, from the pushes still held."""
-        return chain.from_iterable(
+    def _pieces(self, start: int, stop: int) -> list[np.ndarray]:
+        """The plane's rows start .. stop - 1 as slices of the pushes still held, in order."""
+        return [
             rows[max(start, first) - first : min(stop, first + len(rows)) - first]
             for first, rows in self.held
             if first < stop and first + len(rows) > start
-        )
+        ]
+
+    def _rows(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """The plane's rows start .. stop - 1, one at a time."""
+        return chain.from_iterable(self._pieces(start, stop))
 
     def _slide(self, first: int, stop: int, sums: np.ndarray | None) -> None:
         """The reference's steps for outputs first .. stop - 1. With `sums`, each step's running sum goes into its
@@ -131,11 +135,7 @@ class RunningBox:
 
     def _block(self, start: int, stop: int) -> np.ndarray:
         """The plane's rows start .. stop - 1 (at least one) as one array."""
-        pieces = [
-            rows[max(start, first) - first : min(stop, first + len(rows)) - first]
-            for first, rows in self.held
-            if first < stop and first + len(rows) > start
-        ]
+        pieces = self._pieces(start, stop)
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     def _accumulate(self, first: int, stop: int) -> np.ndarray:
@@ -185,7 +185,7 @@ class RunningBox:
                 top = min(stop, at + NARROW_CHUNK)
                 picked = np.repeat(np.arange(at, top), self.copies[at:top])
                 sums = self._accumulate(at, top)[picked - at]
-                np.divide(sums, self.sizes(0, self.length)[picked][:, None], out=out[k : k + len(picked)])
+                np.divide(sums, self.sizes(at, top)[picked - at][:, None], out=out[k : k + len(picked)])
                 k += len(picked)
         elif self.every and stop > first:
             self._slide(first, stop, out)

@@ -36,7 +36,7 @@ def packed(layout: str, y, u, v) -> np.ndarray:
     if layout == "NV12":
         return np.concatenate([y.ravel(), np.stack([u, v], axis=-1).ravel()])
     rgb = i420_to_rgb(y, u, v, False, "x86")
-    rgba = np.concatenate([rgb, np.full((H, W, 1), 255, np.uint8)], axis=-1)
+    rgba = np.concatenate([rgb, np.full((*y.shape, 1), 255, np.uint8)], axis=-1)
     return (rgba[:, :, [2, 1, 0, 3]] if layout.startswith("BGR") else rgba).ravel()
 
 
@@ -208,7 +208,7 @@ def test_a_frame_under_64_px_is_checked_on_fewer_cells(width, height):
     y = rng.integers(16, 236, (height, width), dtype=np.uint8)
     u = rng.integers(40, 90, ((height + 1) // 2, (width + 1) // 2), dtype=np.uint8)  # a strong colour: swaps show
     v = rng.integers(170, 220, u.shape, dtype=np.uint8)
-    rgba = np.concatenate([i420_to_rgb(y, u, v, False, "x86"), np.full((height, width, 1), 255, np.uint8)], axis=-1)
+    rgba = packed("RGBA", y, u, v).reshape(height, width, 4)
     drawn = rgba[::CHECK_STEP]
     assert plane_check(y, u, v, drawn, "smpte170m", False)["passed"]
     assert not plane_check(y, v, u, drawn, "smpte170m", False)["passed"], "U and V swapped"
