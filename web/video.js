@@ -55,13 +55,34 @@ async function copyFrame(frame, frames, width, height, scratch) {
     const target = scratch(size || frame.allocationSize({ layout: pack.planes }));
     await frame.copyTo(target, { layout: pack.planes });
     bytes = target;
-    colour = drawForCheck(frame, frames, width, height);
+    const copiedAsRgb = pack.layout !== "I420" && pack.layout !== "NV12";
+    colour = await engineRgbForCheck(frame, frames, width, height, copiedAsRgb);
   } else {
     bytes = drawn(frame, width, height);
     pack = { layout: "RGBA" };
   }
   fill(frames.buffer(pack.layout), bytes);
   return { layout: pack.layout, colour };
+}
+
+// The frame converted to RGBA by VideoFrame.copyTo into a buffer reused from frame to frame, or null where the
+// engine does not convert: it throws, or (WebKit) ignores the format and copies its planes, which the layout it
+// answers shows. Once refused, the canvas is used for the rest of the session.
+let copyToConverts = true;
+let converted = null;
+async function convertedByCopyTo(frame, width, height) {
+  if (!copyToConverts) return null;
+  const stride = width * 4;
+  if (!converted || converted.length !== stride * height) converted = new Uint8Array(stride * height);
+  try {
+    const layout = await frame.copyTo(converted, { format: "RGBA", layout: [{ offset: 0, stride }] });
+    if (layout.length === 1 && layout[0].offset === 0 && layout[0].stride === stride) return converted;
+  } catch {
+    // an engine without copyTo's format
+  }
+  copyToConverts = false;
+  converted = null;
+  return null;
 }
 
 // The engine's own RGBA drawing of the frame at full size.
@@ -102,16 +123,21 @@ function fillRows(array, bytes, rowBytes, step) {
   });
 }
 
-// The engine's own RGB drawing of the frame at full size, the rows the check reads of it into
-// VideoFrames.reference() (every reference_step-th): what the copied planes are checked against
-// (video_browser.plane_check). Returns [matrix, fullRange] as the engine read them from the frame, or null when it
-// cannot draw it (the planes are then hashed unchecked, as they are).
-function drawForCheck(frame, frames, width, height) {
-  let rgba;
-  try {
-    rgba = drawn(frame, width, height);
-  } catch {
-    return null;
+// The engine's own RGB conversion of the frame at full size, the rows the check reads of it into
+// VideoFrames.reference() (every reference_step-th): what the copy is checked against (video_browser.plane_check,
+// rgb_check). For planes, VideoFrame.copyTo converting to RGBA where the engine does (Chromium: the same pixels as
+// its canvas drawing, at a fifth of the cost, measured), else, and for a frame copied as RGB (whose copy is no
+// conversion: a canvas is the independent view), its drawing on a canvas. Returns [matrix, fullRange] as the
+// engine read them from the frame, or null when it can convert it neither way (the copy is then hashed
+// unchecked, as it is).
+async function engineRgbForCheck(frame, frames, width, height, copiedAsRgb) {
+  let rgba = copiedAsRgb ? null : await convertedByCopyTo(frame, width, height);
+  if (!rgba) {
+    try {
+      rgba = drawn(frame, width, height);
+    } catch {
+      return null;
+    }
   }
   fillRows(frames.reference(), rgba, width * 4, frames.reference_step);
   const space = frame.colorSpace || {};

@@ -55,16 +55,29 @@ function withFields(hasher, fields) {
 // Throws Cancelled when it did.
 export async function hashVideo({ id, blob, container, python, post, cancelled, demuxers }) {
   const hasher = python.VideoHasher(container);
+  // The video reader downloads while the digests are computed (a failure is met below, once awaited).
+  const modulesLoading = loadVideo(demuxers);
+  modulesLoading.catch(() => {});
   try {
+    // Each slice is read while the one before is hashed: two slices at most in memory. A read that fails is
+    // met when awaited (not left unhandled should the person cancel first).
+    const slice = (offset) => {
+      if (offset >= blob.size) return null;
+      const read = blob.slice(offset, offset + CHUNK_BYTES).arrayBuffer();
+      read.catch(() => {});
+      return read;
+    };
+    let reading = slice(0);
     for (let offset = 0; offset < blob.size; offset += CHUNK_BYTES) {
       if (cancelled()) throw new Cancelled();
-      const chunk = new Uint8Array(await blob.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
+      const chunk = new Uint8Array(await reading);
+      reading = slice(offset + CHUNK_BYTES);
       for (let at = 0; at < chunk.length; at += DIGEST_BYTES) hasher.update(chunk.subarray(at, at + DIGEST_BYTES));
       post({ type: "progress", id, done: Math.min(offset + CHUNK_BYTES, blob.size), total: blob.size, unit: "bytes" });
     }
     let modules;
     try {
-      modules = await loadVideo(demuxers);
+      modules = await modulesLoading;
     } catch (error) {
       const message = `the video reader could not be loaded (${String(error && error.message ? error.message : error).slice(0, 200)})`;
       return withFields(hasher, python.vpdq_unavailable("demuxer_not_loaded", message));

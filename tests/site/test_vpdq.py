@@ -292,13 +292,30 @@ VideoFrame.prototype.copyTo = async function (destination, options) {
   return layout;
 };
 """
+# The engine's RGBA conversion the planes are checked against, red and blue swapped: the check must see it.
+SWAPPED_REFERENCE = """
+const copyTo = VideoFrame.prototype.copyTo;
+VideoFrame.prototype.copyTo = async function (destination, options) {
+  const layout = await copyTo.call(this, destination, options);
+  if (options && options.format === "RGBA") {
+    const bytes = new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength);
+    for (let i = 0; i < bytes.length; i += 4) [bytes[i], bytes[i + 2]] = [bytes[i + 2], bytes[i]];
+  }
+  return layout;
+};
+"""
+# An engine whose copyTo ignores `format` (WebKit's has no such member): it copies the planes and says so.
+FORMAT_IGNORED = """
+const copyTo = VideoFrame.prototype.copyTo;
+VideoFrame.prototype.copyTo = function (destination, options) {
+  const { format, ...known } = options || {};
+  return copyTo.call(this, destination, known);
+};
+"""
 
 
-@pytest.mark.parametrize(
-    ("fault", "code"),
-    [pytest.param(ZERO_COPY, "pixels_implausible", id="zeros"), pytest.param(SWAPPED_CHROMA, "pixels_differ", id="uv")],
-)
-def test_a_copy_that_goes_wrong_is_caught(browser, site, samples, fault, code):
+def hashed_with(browser, site, fault: str, data: bytes) -> dict:
+    """The record of `data` hashed by the site with `fault` prepended to worker.js as it is served."""
     context = browser.new_context()
     page = context.new_page()
 
@@ -309,11 +326,30 @@ def test_a_copy_that_goes_wrong_is_caught(browser, site, samples, fault, code):
     page.route("**/worker.js", faulty)
     page.goto(site.url)
     page.evaluate("window.localhash.ready")
-    record = hash_in_page(page, samples["ntsc_29.97fps"].read_bytes())
+    record = hash_in_page(page, data)
     context.close()
+    return record
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        pytest.param(ZERO_COPY, "pixels_implausible", id="zeros"),
+        pytest.param(SWAPPED_CHROMA, "pixels_differ", id="uv"),
+        pytest.param(SWAPPED_REFERENCE, "pixels_differ", id="reference"),
+    ],
+)
+def test_a_copy_that_goes_wrong_is_caught(browser, site, samples, fault, code):
+    record = hashed_with(browser, site, fault, samples["ntsc_29.97fps"].read_bytes())
     assert record["ok"] and "vpdq" not in record, record
     assert record["vpdq_error"]["code"] == code
     assert record["md5"] == hash_bytes(samples["ntsc_29.97fps"].read_bytes())["md5"]
+
+
+def test_an_engine_that_ignores_copyto_format_is_checked_against_its_canvas(browser, site, samples):
+    """Its RGBA "conversion" would be the planes: the layout it answers gives it away, and the drawing is used."""
+    record = hashed_with(browser, site, FORMAT_IGNORED, samples["ntsc_29.97fps"].read_bytes())
+    assert checked(record)["vpdq"] == native(samples["ntsc_29.97fps"])["vpdq"]
 
 
 PROGRESS = """async ([b64]) => {
