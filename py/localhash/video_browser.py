@@ -66,12 +66,25 @@ MATRICES = {
 }
 
 
-def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int, cells: int) -> np.ndarray:
-    """Sums of one band of cells (cell_rows high) across `cells` cells of cell_cols, (cells, channels): exact for
-    integers, float64 for floats, without a copy of the band."""
-    area = pixels[:cell_rows, : cell_cols * cells]
+# Samples the check reads per step of its job: every cell of a frame up to 1080p at once, a few bands of cells at a
+# time beyond. In wasm a numpy call costs microseconds whatever its size, so a band at a time (16 steps of some 30
+# calls each) took 9-19 ms of a 720p frame in Pyodide under node, and this 2-3 ms.
+CHECK_SAMPLES = 1 << 17
+
+
+def _cell_sums(pixels: np.ndarray, cell_rows: int, cell_cols: int, down: int, across: int) -> np.ndarray:
+    """Sums of the down x across cells of cell_rows x cell_cols samples at the top left of `pixels` (rows, cols,
+    channels), (down, across, channels): exact for integers, float64 for floats, without a copy of the area."""
+    area = pixels[: cell_rows * down, : cell_cols * across]
     exact = np.int64 if area.dtype.kind in "ui" else np.float64
-    return area.reshape(cell_rows, cells, cell_cols, -1).sum(axis=(0, 2), dtype=exact)
+    return area.reshape(down, cell_rows, across, cell_cols, -1).sum(axis=(1, 3), dtype=exact)
+
+
+def _band_groups(down: int, samples_per_band: int) -> Iterator[tuple[int, int]]:
+    """(first band, bands) of each step: as many bands of cells as CHECK_SAMPLES holds, at least one."""
+    group = max(1, CHECK_SAMPLES // max(1, samples_per_band))
+    for first in range(0, down, group):
+        yield first, min(group, down - first)
 
 
 def _grid(rows: int, cols: int) -> tuple[int, int, int, int]:
@@ -86,12 +99,12 @@ def plane_check(y, u, v, engine_rows: np.ndarray, matrix: str, full_range: bool)
     colour_error}, mean absolute differences over the cells of their luma (BT.601 weights) and of their R, G, B,
     in 8-bit levels. Both are read every CHECK_STEP rows and columns, where a chroma sample sits on its own luma
     sample: `engine_rows` holds the drawing's rows 0, CHECK_STEP, 2 x CHECK_STEP, ... (VideoFrames.reference), and
-    the check reads one band of cells at a time, so a 4K frame costs a band's floats."""
+    the check reads a few bands of cells at a time (CHECK_SAMPLES), so a 4K frame costs a few bands' floats."""
     return run_steps(plane_check_steps(y, u, v, engine_rows, matrix, full_range))
 
 
 def plane_check_steps(y, u, v, engine_rows: np.ndarray, matrix: str, full_range: bool) -> Iterator[None]:
-    """plane_check, yielding after each band of cells; returns its dict."""
+    """plane_check, yielding after each group of bands of cells; returns its dict."""
     kr, kb = MATRICES.get(str(matrix), MATRICES["smpte170m"])
     kg = 1 - kr - kb
     step, half = CHECK_STEP, CHECK_STEP // 2  # luma samples, chroma samples between two read
@@ -99,22 +112,24 @@ def plane_check_steps(y, u, v, engine_rows: np.ndarray, matrix: str, full_range:
     down, across, cell_rows, cell_cols = _grid(*u.shape)
     used = cell_cols * across  # the sampled columns the cells cover
     ours, theirs = np.zeros((down, across, 3)), np.zeros((down, across, 3))
-    for band in range(down):
-        top = band * cell_rows
-        luma = y[step * top : step * (top + cell_rows) : step, : step * used : step].astype(np.float32)
-        cb = u[top : top + cell_rows, :used].astype(np.float32) - 128
-        cr = v[top : top + cell_rows, :used].astype(np.float32) - 128
+    for first, bands in _band_groups(down, cell_rows * used):
+        top, stop = first * cell_rows, (first + bands) * cell_rows
+        luma = y[step * top : step * stop : step, : step * used : step].astype(np.float32)
+        cb = u[top:stop, :used].astype(np.float32) - 128
+        cr = v[top:stop, :used].astype(np.float32) - 128
         if not full_range:
             luma, cb, cr = (luma - 16) * np.float32(255 / 219), cb * np.float32(255 / 224), cr * np.float32(255 / 224)
         r = luma + np.float32(2 * (1 - kr)) * cr
         b = luma + np.float32(2 * (1 - kb)) * cb
         g = (luma - np.float32(kr) * r - np.float32(kb) * b) / np.float32(kg)
+        cells = slice(first, first + bands)
         for channel, colour in enumerate((r, g, b)):  # one channel at a time: no (rows, cols, 3) copy
-            sums = _cell_sums(np.clip(colour, 0, 255, out=colour), cell_rows, cell_cols, across)
-            ours[band, :, channel] = sums[:, 0]
-        for channel in range(3):  # a channel at a time: numpy sums a strided band's one channel faster in wasm
-            drawn = engine_rows[top : top + cell_rows, : step * used : step, channel]
-            theirs[band, :, channel] = _cell_sums(drawn, cell_rows, cell_cols, across)[:, 0]
+            np.clip(colour, 0, 255, out=colour)
+            ours[cells, :, channel] = _cell_sums(colour[:, :, None], cell_rows, cell_cols, bands, across)[:, :, 0]
+        # a channel at a time: numpy sums a strided area's one channel faster in wasm
+        for channel in range(3):
+            drawn = engine_rows[top:stop, : step * used : step, channel, None]
+            theirs[cells, :, channel] = _cell_sums(drawn, cell_rows, cell_cols, bands, across)[:, :, 0]
         yield
     return _verdict((ours - theirs) / (cell_rows * cell_cols))
 
@@ -135,15 +150,15 @@ def rgb_check(rgb: np.ndarray, engine_rows: np.ndarray) -> dict:
 
 
 def rgb_check_steps(rgb: np.ndarray, engine_rows: np.ndarray) -> Iterator[None]:
-    """rgb_check, yielding after each band of cells; returns its dict."""
+    """rgb_check, yielding after each group of bands of cells; returns its dict."""
     step = CHECK_STEP
     down, across, cell_rows, cell_cols = _grid(-(-rgb.shape[0] // step), -(-rgb.shape[1] // step))
     difference = np.zeros((down, across, 3))
-    for band in range(down):
-        top = band * cell_rows
-        ours = _cell_sums(rgb[step * top : step * (top + cell_rows) : step, ::step], cell_rows, cell_cols, across)
-        theirs = _cell_sums(engine_rows[top : top + cell_rows, ::step, :3], cell_rows, cell_cols, across)
-        difference[band] = (ours - theirs) / (cell_rows * cell_cols)
+    for first, bands in _band_groups(down, cell_rows * cell_cols * across):
+        top, stop = first * cell_rows, (first + bands) * cell_rows
+        ours = _cell_sums(rgb[step * top : step * stop : step, ::step], cell_rows, cell_cols, bands, across)
+        theirs = _cell_sums(engine_rows[top:stop, ::step, :3], cell_rows, cell_cols, bands, across)
+        difference[first : first + bands] = (ours - theirs) / (cell_rows * cell_cols)
         yield
     return _verdict(difference)
 
