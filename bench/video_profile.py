@@ -1,11 +1,11 @@
 """Where a video's vPDQ time goes, in Chromium and natively, for bench/video.py --profile.
 
 In the browser, worker.js is served with a prefix (as tests/site/test_vpdq.py injects its faults) that times
-VideoFrame.copyTo and the canvas drawing of the plane check, and wraps localhash's Python steps (the check, swscale's
-YUV to RGB with PDQ's luma, its filter and its DCT; a job in steps by its steps' sum) with timers; a second job on
-the same blob then decodes every frame and keeps none (demux and decode alone). Natively the same Python steps are
-timed around vpdq_of_file, and PyAV decodes the clip alone. One fresh browser or process per clip, a single run: the
-shares matter, not the last digit.
+VideoFrame.copyTo (the planes, and the check's RGBA where the engine converts) and the check's canvas drawing where
+it does not, and wraps localhash's Python steps (the check, swscale's YUV to RGB with PDQ's luma, its filter and its
+DCT; a job in steps by its steps' sum) with timers; a second job on the same blob then decodes every frame and keeps
+none (demux and decode alone). Natively the same Python steps are timed around vpdq_of_file, and PyAV decodes the
+clip alone. One fresh browser or process per clip, a single run: the shares matter, not the last digit.
 """
 
 from __future__ import annotations
@@ -215,7 +215,8 @@ def print_profile(playwright, url: str, clips: dict[str, tuple[str, Path]]) -> N
     print(
         "whole: the record in Chromium (digests, demux, decode, copy, check, vPDQ), native vpdq_of_file;\n"
         "decode only: the same worker again keeping no frame (digests, demux, decode), natively PyAV alone;\n"
-        "canvas: the check's drawing (drawImage, getImageData); vpdq push: VpdqHasher's steps (swscale's YUV\n"
-        "to RGB with PDQ's luma, PDQ's filter, DCT and quality); push: the kept frames' FrameJob steps, the\n"
-        "check (plane_check) and vpdq push."
+        "copyTo: the planes' copy and, where the engine converts (Chromium), the check's RGBA of the frame;\n"
+        "canvas: the check's drawing where it does not (drawImage, getImageData); vpdq push: VpdqHasher's\n"
+        "steps (swscale's YUV to RGB with PDQ's luma, PDQ's filter, DCT and quality); push: the kept frames'\n"
+        "FrameJob steps, the check (plane_check) and vpdq push."
     )

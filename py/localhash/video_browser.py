@@ -68,7 +68,7 @@ MATRICES = {
 
 # Samples the check reads per step of its job: every cell of a frame up to 1080p at once, a few bands of cells at a
 # time beyond. In wasm a numpy call costs microseconds whatever its size, so a band at a time (16 steps of some 30
-# calls each) took 9-19 ms of a 720p frame in Pyodide under node, and this 2-3 ms.
+# calls each) took 7.9-8.8 ms of a 720p frame in Pyodide under node, and this 3.4-7.3 ms (2026-12-02).
 CHECK_SAMPLES = 1 << 17
 
 
