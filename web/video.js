@@ -124,7 +124,7 @@ function fillRows(array, bytes, rowBytes, step) {
 }
 
 // The engine's own RGB conversion of the frame at full size, the rows the check reads of it into
-// VideoFrames.reference() (every reference_step-th): what the copy is checked against (video_browser.plane_check,
+// VideoFrames.reference() (every reference_step-th): what the copy is checked against (video_check.plane_check,
 // rgb_check). For planes, VideoFrame.copyTo converting to RGBA where the engine does (Chromium: the same pixels as
 // its canvas drawing, at a fifth of the cost, measured), else, and for a frame copied as RGB (whose copy is no
 // conversion: a canvas is the independent view), its drawing on a canvas. Returns [matrix, fullRange] as the

@@ -1,5 +1,6 @@
-"""The browser's side of vPDQ in Python (video_browser.py): every layout the worker copies gives the hashes of the
-decoder's planes, a copy of zeros is refused, FFmpeg's average frame rate of an MP4, the record's shapes."""
+"""The browser's side of vPDQ in Python (video_browser.py, video_check.py): every layout the worker copies gives the
+hashes of the decoder's planes, a copy of zeros is refused, a wrong copy fails the check, FFmpeg's average frame rate
+of an MP4, the record's shapes."""
 
 from __future__ import annotations
 
@@ -7,14 +8,8 @@ import numpy as np
 import pytest
 
 from localhash.browser import VideoHasher, video_corrupt
-from localhash.video_browser import (
-    CHECK_STEP,
-    mov_frame_rate,
-    plane_check,
-    rgb_check,
-    video_frames,
-    vpdq_unavailable,
-)
+from localhash.video_browser import mov_frame_rate, video_frames, vpdq_unavailable
+from localhash.video_check import CHECK_STEP, plane_check, rgb_check
 from localhash.vpdq import VpdqHasher
 from localhash.yuv import i420_to_rgb
 from tests.conftest import require_corpus
