@@ -85,9 +85,16 @@ async function convertedByCopyTo(frame, width, height) {
   return null;
 }
 
+// The buffer and the canvas the check's RGB goes through (a 4K frame's is 33 MB each) are let go when a video
+// ends, not kept for the next.
+function releaseDrawing() {
+  converted = null;
+  drawing = null;
+}
+
 // The engine's own RGBA drawing of the frame at full size.
-// One canvas for every frame (a 1080p frame's is 8 MB), made again only for another size; cleared first, so a
-// frame with transparent pixels is never drawn over the one before.
+// One canvas for every frame of a video (a 1080p frame's is 8 MB), made again only for another size; cleared
+// first, so a frame with transparent pixels is never drawn over the one before.
 let drawing = null;
 function drawn(frame, width, height) {
   if (!drawing || drawing.canvas.width !== width || drawing.canvas.height !== height) {
@@ -286,6 +293,7 @@ async function decodeTrack(track, python, hooks) {
     await hashing;
     if (decoder.state !== "closed") decoder.close();
     for (const frame of kept.splice(0)) frame.close();
+    releaseDrawing();
   }
   if (stopped instanceof Stop) return frames; // its failure or vpdq_error says why
   if (stopped) {
